@@ -1,0 +1,23 @@
+# Two commands do everything on a fresh Debian machine:
+#   make demo   # set up (apt + venv, once) and run the Fig. 8 steady state on 2 MPI ranks
+#   make test   # set up (once) and run the test suite (serial and MPI parts)
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+MPIRUN  = scripts/mpirun.sh
+
+.PHONY: setup demo test test-slow bench
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(MPIRUN) -n 2 $(VENV)/bin/pjcsync steady examples/fig8.toml
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+bench: setup
+	$(PY) scripts/bench_steady.py

@@ -1,0 +1,205 @@
+"""TOML configuration: parsing, ``--set`` overrides and validation.
+
+A configuration is a TOML file with the sections of :data:`SCHEMA`.  Energies and rates are in
+units of the qubit-cavity coupling lambda (hbar = 1), as in the paper.  Every mistake is reported
+as a :class:`ConfigError` carrying one readable line; the command line turns it into exit status 2.
+
+Example (the paper's Fig. 8 at resonance)::
+
+    [cavity]
+    levels = 30            # Fock levels n_c (>= 2)
+    decay = 0.3            # gamma
+    [qubits]
+    detuning = [1.0, -1.0] # Delta_l = Omega_l - omega_0 (M = len)
+    coupling = 1.0         # lambda_l, number or list
+    decay = 3e-3           # gamma_s, number or list
+    [drive]
+    amplitude = 0.25       # F
+    detuning = 0.0         # omega - omega_0
+"""
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, reported as one line with exit status 2."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its kind, default and documentation.
+
+    kind is one of "int", "float", "str", "bool", "floats" (list of numbers),
+    "float|floats" (a number or a list of numbers, one per qubit), "str|float".
+    ``default=REQUIRED`` marks a key that must be given.
+    """
+
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple | None = None
+    minimum: float | None = None
+    check: Callable[[Any], str | None] | None = None
+
+
+REQUIRED = object()
+
+NONNEG = 0.0
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "cavity": {
+        "levels": Key("int", REQUIRED, "Fock levels n_c of the truncated cavity (>= 2)", minimum=2),
+        "decay": Key("float", REQUIRED, "cavity decay rate gamma", minimum=NONNEG),
+        "frequency": Key("float", None, "cavity frequency omega_0 (lab frame only)", minimum=NONNEG),
+    },
+    "qubits": {
+        "detuning": Key("floats", [], "Delta_l = Omega_l - omega_0, one per qubit; M = its length"),
+        "coupling": Key("float|floats", 1.0, "qubit-cavity coupling lambda_l (number or list)"),
+        "decay": Key("float|floats", 0.0, "qubit decay rate gamma_s (number or list)", minimum=NONNEG),
+    },
+    "drive": {
+        "amplitude": Key("float", REQUIRED, "drive amplitude F"),
+        "detuning": Key("float", 0.0, "drive detuning omega - omega_0"),
+    },
+    "solver": {
+        "method": Key("str", "auto", "steady-state method",
+                      choices=("auto", "direct", "krylov", "sylvester", "rate", "rate*")),
+        "rtol": Key("float", 1e-10, "target relative residual ||L rho|| / ||L|| ||rho||", minimum=0.0),
+        "max_iterations": Key("int", 1000, "iteration limit of iterative methods", minimum=1),
+        "initial_guess": Key("str", "identity", "'identity', 'ground', 'rate', or a results file"),
+        "operator": Key("str", "assembled", "how L is applied", choices=("assembled", "matrix-free")),
+        "preconditioner": Key("str", "auto", "inverse of L0: 'auto', 'eigen' or 'schur'",
+                              choices=("auto", "eigen", "schur")),
+        "check_tolerance": Key("float", 1e-8,
+                               "tolerance of the post-solve checks (trace, hermiticity, positivity)",
+                               minimum=0.0),
+    },
+}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _coerce(section: str, name: str, key: Key, value: Any) -> Any:
+    where = f"[{section}] {name}"
+    kinds = key.kind.split("|")
+    for kind in kinds:
+        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            out = value
+            break
+        if kind == "float" and _is_number(value):
+            out = float(value)
+            break
+        if kind == "str" and isinstance(value, str):
+            out = value
+            break
+        if kind == "bool" and isinstance(value, bool):
+            out = value
+            break
+        if kind == "floats" and isinstance(value, list) and all(_is_number(v) for v in value):
+            out = [float(v) for v in value]
+            break
+    else:
+        expected = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                    "floats": "a list of numbers"}
+        want = " or ".join(expected[k] for k in kinds)
+        raise ConfigError(f"{where} must be {want}, got {value!r}")
+    values = out if isinstance(out, list) else [out]
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{where} must be finite, got {v}")
+        if key.minimum is not None and _is_number(v) and v < key.minimum:
+            if key.minimum == 0.0:
+                raise ConfigError(f"{where} must not be negative, got {v}")
+            raise ConfigError(f"{where} must be >= {key.minimum:g}, got {v}")
+    if key.choices is not None and out not in key.choices:
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, key.choices))}, got {out!r}")
+    if key.check is not None:
+        msg = key.check(out)
+        if msg:
+            raise ConfigError(f"{where} {msg}")
+    return out
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML (a bare word is a string)."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set expects section.key=value, got {text!r}")
+    path, raw = text.split("=", 1)
+    section, name = path.strip().split(".", 1)
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section.strip(), name.strip(), value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                data: dict | None = None) -> dict:
+    """Read a TOML file (or take ``data``), apply ``--set`` overrides and validate.
+
+    Returns a new dict with every section of :data:`SCHEMA` present and defaults filled in.
+    """
+    if data is None:
+        if path is None:
+            raise ConfigError("no configuration given")
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"configuration file {str(p)!r} not found")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        section, name, value = parse_override(text)
+        data.setdefault(section, {})
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"[{section}] is not a table")
+        data[section][name] = value
+    return validate(data)
+
+
+def validate(data: dict) -> dict:
+    """Check sections, keys, types and ranges; fill defaults. Raises ConfigError."""
+    for section in data:
+        if section not in SCHEMA:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"[{section}] must be a table")
+    out: dict[str, dict] = {}
+    for section, keys in SCHEMA.items():
+        given = data.get(section, {})
+        for name in given:
+            if name not in keys:
+                raise ConfigError(f"unknown key {name!r} in [{section}] (known: {', '.join(keys)})")
+        out[section] = {}
+        for name, key in keys.items():
+            if name in given:
+                out[section][name] = _coerce(section, name, key, given[name])
+            elif key.default is REQUIRED:
+                raise ConfigError(f"[{section}] {name} is required ({key.doc})")
+            else:
+                out[section][name] = copy.deepcopy(key.default)
+    _check_qubit_lists(out)
+    return out
+
+
+def _check_qubit_lists(cfg: dict) -> None:
+    m = len(cfg["qubits"]["detuning"])
+    for name in ("coupling", "decay"):
+        value = cfg["qubits"][name]
+        if isinstance(value, list):
+            if len(value) != m:
+                raise ConfigError(f"[qubits] {name} has {len(value)} entries but detuning has {m} "
+                                  f"(one per qubit)")
+        else:
+            cfg["qubits"][name] = [value] * m

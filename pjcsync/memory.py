@@ -1,0 +1,78 @@
+"""Memory estimates made before anything large is allocated.
+
+The numbers are calibrated on measurements (see docs/performance.md): the assembled
+Liouvillian costs ``BYTES_PER_NONZERO`` per stored entry in PETSc plus the scipy temporaries
+of its construction (``ASSEMBLY_OVERHEAD`` times that while it is built); a Krylov solve keeps
+``KRYLOV_VECTORS`` vectors of N^2/P entries; MUMPS stores ``DIRECT_FILL`` times the nonzeros of
+L in its factors (measured fill grows with N; the estimate uses a power law fitted to it).
+"""
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+
+from .model import Model
+from .parallel import InputError, available_memory_bytes, ranks_on_this_node
+
+BYTES_PER_ENTRY = 16              # complex128
+BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
+ASSEMBLY_OVERHEAD = 3.0           # scipy kron/COO/CSR temporaries while building the rows
+KRYLOV_VECTORS = 40               # GMRES(30) basis, work vectors, preconditioner buffers
+BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, PETSc, MPI libraries per rank
+
+
+def liouvillian_nonzeros(model: Model) -> int:
+    """Upper bound of the stored entries of L: ``nnz(A) N + N nnz(A) + sum_k nnz(L_k)^2``."""
+    from .superoperator import drift_operator, _clean
+    H, c_ops = model.hamiltonian(), model.collapse_operators()
+    A = drift_operator(H, c_ops)
+    return int(2 * A.nnz * model.N + sum(_clean(c).nnz ** 2 for c in c_ops))
+
+
+def direct_fill(model: Model) -> float:
+    """Estimated ratio of MUMPS factor entries to nonzeros of L (nested dissection).
+
+    Fitted to measured fill ratios of these Liouvillians; deliberately generous."""
+    n2 = model.N ** 2
+    return float(max(10.0, 4.0 * n2 ** 0.35))
+
+
+def resolve_method(model: Model, solver_cfg: dict) -> str:
+    method = solver_cfg.get("method", "auto")
+    if method == "auto":
+        from .steady import auto_method
+        return auto_method(model, solver_cfg)
+    return method
+
+
+def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> dict:
+    """Sizes and memory per rank for a steady-state solve with ``solver_cfg``."""
+    comm = comm or MPI.COMM_WORLD
+    P = comm.Get_size()
+    method = resolve_method(model, solver_cfg)
+    n2 = model.N ** 2
+    nnz = liouvillian_nonzeros(model)
+    matrix_free = solver_cfg.get("operator") == "matrix-free" and method != "direct"
+    per_rank = BASELINE_BYTES + KRYLOV_VECTORS * n2 * BYTES_PER_ENTRY / P
+    if not matrix_free:
+        per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P
+    if method == "direct":
+        per_rank += direct_fill(model) * nnz * BYTES_PER_ENTRY / P
+    if method in ("krylov", "sylvester"):
+        per_rank += 6 * model.N ** 2 * BYTES_PER_ENTRY   # replicated N x N factors of G
+    on_node = ranks_on_this_node(comm)
+    available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
+    return {"method": method, "nonzeros": nnz, "ranks": P, "ranks_on_node": on_node,
+            "bytes_per_rank": float(per_rank), "bytes_node": float(per_rank * on_node),
+            "available_bytes": float(available), "matrix_free": matrix_free}
+
+
+def check_fits(est: dict, force: bool) -> None:
+    """Refuse (exit 2) a problem whose estimate exceeds this node's available memory."""
+    if est["bytes_node"] > est["available_bytes"] and not force:
+        gb = 2.0 ** 30
+        raise InputError(
+            f"problem too large for this node: needs about {est['bytes_node'] / gb:.1f} GB "
+            f"({est['bytes_per_rank'] / gb:.1f} GB on each of {est['ranks_on_node']} ranks, "
+            f"method {est['method']}, {est['nonzeros']:,} nonzeros) but {est['available_bytes'] / gb:.1f} GB "
+            f"are available; use more nodes, a lighter method, or --force")
