@@ -6,3 +6,18 @@ initializes it with its PETSc options first; in Python, ``import petsc4py; petsc
 before importing the solver modules if you need options.
 """
 __version__ = "0.1.0"
+
+_LAZY = {"to_qutip": "qutip_interop", "from_qutip": "qutip_interop", "load": "results"}
+
+
+def __getattr__(name):
+    """Lazy re-exports (``pjcsync.to_qutip``, ``pjcsync.from_qutip``, ``pjcsync.load``): the
+    modules behind them are imported on first use, so ``import pjcsync`` stays light."""
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

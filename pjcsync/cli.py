@@ -1,7 +1,11 @@
 """The ``pjcsync`` command line.
 
     pjcsync info   CONFIG [--set section.key=value ...] [--json] [--force]
-    pjcsync steady CONFIG [--set ...] [--json] [--force] [PETSc options]
+    pjcsync steady CONFIG [--set ...] [--json] [--force] [--out FILE [--save-rho]] [PETSc options]
+    pjcsync show   FILE [--json]
+    pjcsync rate   CONFIG [--star] [--set ...] [--json]
+    pjcsync semiclassical CONFIG [--set semiclassical.sweep=[...] ...] [--json]
+    pjcsync gap    CONFIG [--set gap.nev=N ...] [--json] [PETSc/SLEPc options: -eps_*, -st_*]
 
 Options that start with a single dash and a letter (``-ksp_type gmres``, ``-log_view``) are
 PETSc options and go to the options database.  Exit status: 0 success, 1 a failed computation
@@ -60,6 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p = sub.add_parser("steady", help="RWA steady state (eq. 7) and its observables")
     _add_common(p)
+    p.add_argument("--out", metavar="FILE", help="write an HDF5 results file (see pjcsync show)")
+    p.add_argument("--save-rho", action="store_true", help="also store the full rho in --out FILE")
+    p = sub.add_parser("rate", help="rate-equation series (R) or (R)* (eqs. 19-30): observables, "
+                                    "residual per order; exit 1 if the series diverges")
+    _add_common(p)
+    p.add_argument("--star", action="store_true", help="the resummed series (R)* of eqs. 28-30")
+    p = sub.add_parser("evolve", help="time evolution with PETSc TS ([evolve]): RWA or the full lab-frame "
+                                      "model, observables at each output, checkpoints")
+    _add_common(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last checkpoint ([evolve] checkpoint)")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    p.add_argument("--save-state", metavar="FILE.npy", help="write the final rho (N x N, rotating frame "
+                   "for frame = 'lab') to an .npy file")
+    p = sub.add_parser("semiclassical", help="minima of the semiclassical functional S (eqs. 31, 41) for "
+                                             "any M, bistability, error bound epsilon/|lambda_1|")
+    _add_common(p)
+    p = sub.add_parser("gap", help="slowest nonzero eigenvalues of L (SLEPc shift-and-invert) with residuals")
+    _add_common(p)
+    p = sub.add_parser("show", help="print an HDF5 results file written with --out")
+    p.add_argument("file", help="results file (HDF5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return parser
 
 
@@ -97,18 +123,31 @@ def cmd_steady(args, cfg) -> dict:
     from .memory import estimate, check_fits
     from .parallel import RowLayout
     from .steady import steady_state
-    from .observables import basic_observables, EDGE_WARNING
+    from .observables import basic_observables, entanglement_observables, EDGE_WARNING
     model = Model.from_config(cfg)
+    _check_out_option(args)
     check_fits(estimate(model, cfg["solver"]), args.force)
     layout = RowLayout.create(model.N)
-    state = steady_state(model, cfg["solver"], layout)
+    if cfg["floquet"]["harmonics"] > 0:     # the lab frame's periodic steady state (period average)
+        from .floquet import periodic_steady_state
+        state = periodic_steady_state(model, cfg, layout)
+    else:
+        state = steady_state(model, cfg["solver"], layout)
     obs = basic_observables(model, state.rows(), layout)
+    obs.update(entanglement_observables(model, state.rows(), layout, sigma=obs["sigma"]))
     warnings = []
     if obs["edge_population"] > EDGE_WARNING:
         warnings.append(f"population {obs['edge_population']:.2e} in the top {obs['edge_levels']} cavity "
                         f"levels: the cavity is truncated too early, increase [cavity] levels")
     out = {"observables": obs, "solver": state.solver, "checks": state.checks, "warnings": warnings,
            "config": cfg}
+    if args.out:
+        from .parallel import PjcsyncError
+        from .results import ResultsFileError, write_steady
+        try:
+            write_steady(args.out, out, state.rows() if args.save_rho else None, layout)
+        except ResultsFileError as exc:       # raised on every rank alike
+            raise PjcsyncError(str(exc), collective=True) from None
     if args.json:
         _emit_json(out)
     else:
@@ -118,6 +157,59 @@ def cmd_steady(args, cfg) -> dict:
     return out
 
 
+def _check_out_option(args) -> None:
+    """``--out``/``--save-rho`` mistakes are input errors, found before any computation."""
+    from .parallel import InputError
+    from .results import ResultsFileError, check_writable
+    if getattr(args, "save_rho", False) and not getattr(args, "out", None):
+        raise InputError("--save-rho needs --out FILE")
+    if getattr(args, "out", None):
+        try:
+            check_writable(args.out)
+        except ResultsFileError as exc:
+            raise InputError(str(exc)) from None
+
+
+def cmd_show(args, cfg=None) -> dict:
+    """Print a results file: the table of ``pjcsync steady``, or (``--json``) one JSON object
+    with the same keys as ``pjcsync steady --json`` plus ``versions``, ``ranks``, ``created``."""
+    from .parallel import InputError
+    from .results import ResultsFileError, load
+    try:
+        data = load(args.file, rho=False)
+    except ResultsFileError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        _emit_json(data)
+    else:
+        _emit(format_results_file(args.file, data))
+    return data
+
+
+def format_results_file(path: str, data: dict) -> str:
+    from .config import validate
+    from .model import Model
+    v = data.get("versions", {})
+    lines = [f"{path}: pjcsync results (format {data['format_version']}, {data['kind']}), "
+             f"written {data['created']} by pjcsync {v.get('pjcsync', '?')} on {data['ranks']} rank(s)",
+             f"  PETSc {v.get('petsc', '?')}, SLEPc {v.get('slepc', '?')}, {v.get('mpi', 'MPI ?').split(',')[0]}, "
+             f"HDF5 {v.get('hdf5', '?')} (h5py {v.get('h5py', '?')})"]
+    points = data["points"] if data["kind"] == "points" else [data]
+    for k, point in enumerate(points):
+        if data["kind"] == "points":
+            lines.append(f"point {k}")
+        try:
+            lines.append(format_steady_table(Model.from_config(validate(point["config"])),
+                                             point["observables"], point["solver"]))
+        except (KeyError, TypeError, ValueError):
+            lines.append(json.dumps(point.get("observables", {}), default=_json_default))
+        if "rho_shape" in point:
+            lines.append(f"rho stored: {point['rho_shape'][0]} x {point['rho_shape'][1]} (pjcsync.load)")
+        for w in point.get("warnings", []):
+            lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
 def format_steady_table(model, obs: dict, solver: dict) -> str:
     lines = [f"steady state  N = {model.N}  (n_c = {model.levels}, M = {model.M})  "
              f"omega - omega_0 = {model.drive_detuning:g}",
@@ -125,7 +217,14 @@ def format_steady_table(model, obs: dict, solver: dict) -> str:
              f"  <a>              {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
              f"  Sx, Sy, Sz       {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"]
     for l, s in enumerate(obs["sigma"]):
-        lines.append(f"  qubit {l + 1}: <sigma_x,y,z> = {s[0]:.8g}  {s[1]:.8g}  {s[2]:.8g}")
+        theta = f"  theta = {obs['theta'][l]:+.6f} rad" if "theta" in obs else ""
+        lines.append(f"  qubit {l + 1}: <sigma_x,y,z> = {s[0]:.8g}  {s[1]:.8g}  {s[2]:.8g}{theta}")
+    if "negativity" in obs:
+        i, j = obs.get("pair", [1, 2])
+        lines.append(f"  qubits {i},{j}:      <S^2> = {obs['S2']:.8g}  singlet = {obs['singlet']:.8g}  "
+                     f"negativity = {obs['negativity']:.8g}")
+        lines.append(f"                   CHSH max = {obs['chsh']:.8g}  concurrence = {obs['concurrence']:.8g}")
+        lines.append(f"  <S^2> all qubits {obs['S2_total']:.10g}")
     lines.append(f"  edge population  {obs['edge_population']:.3e} (top {obs['edge_levels']} levels)")
     lines.append(f"solver: {solver['method']}, {solver['iterations']} iterations, "
                  f"||L rho|| = {solver['residual']:.2e}, {solver['seconds']:.2f} s, "
@@ -133,7 +232,134 @@ def format_steady_table(model, obs: dict, solver: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"info": cmd_info, "steady": cmd_steady}
+def cmd_rate(args, cfg) -> dict:
+    """(R) or (R)* on rank 0, scattered into the row layout; observables as ``steady``.
+
+    The output (table or JSON) is printed also for a diverged series (the observables are
+    those of the best partial sum); the exit status is then 1."""
+    from .model import Model
+    from .parallel import PjcsyncError, RowLayout
+    from .rate import solve_rate, _diverged_message
+    from .observables import basic_observables
+    model = Model.from_config(cfg)
+    layout = RowLayout.create(model.N)
+    rho, info = solve_rate(model, cfg["solver"], layout, star=args.star, rate_cfg=cfg["rate"],
+                           allow_diverged=True)
+    obs = basic_observables(model, rho.getArray(readonly=True).reshape(layout.rows, layout.N), layout)
+    rho.destroy()
+    keys = ("status", "stop_reason", "orders", "residuals", "relative_residuals", "best_order",
+            "best_residual", "best_relative_residual", "near_degenerate")
+    series = {k: info[k] for k in keys}
+    solver = {k: v for k, v in info.items() if k not in keys}
+    solver.update(ranks=layout.comm.Get_size(), residual=info["best_residual"])
+    out = {"observables": obs, "series": series, "solver": solver, "config": cfg}
+    if args.json:
+        _emit_json(out)
+    else:
+        deg = series["near_degenerate"]
+        _emit("\n".join(
+            [f"rate series {info['method']}  N = {model.N}  omega - omega_0 = {model.drive_detuning:g}: "
+             f"{series['status']} ({series['stop_reason']}), best order {series['best_order']}",
+             "  order  ||L rho||_F   relative"]
+            + [f"  {j:5d}  {r:.3e}   {q:.2e}" for j, r, q in
+               zip(series["orders"], series["residuals"], series["relative_residuals"])]
+            + [f"  smallest level gap {deg['min_gap']:.3g}; {deg['below_damping']} pairs closer than "
+               f"the damping {deg['max_rate']:.3g}; {deg['count']} near-degenerate pairs skipped",
+               f"  <n> {obs['n']:.10g}   <a> {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
+               f"  Sx, Sy, Sz  {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"]))
+    if series["status"] != "converged":
+        raise PjcsyncError(_diverged_message(info), collective=True)
+    return out
+
+
+def cmd_evolve(args, cfg) -> dict:
+    """``pjcsync evolve``: integrate ``[evolve]`` (see :mod:`pjcsync.evolve`); records at each output."""
+    import os
+    import numpy as np
+    from .model import Model
+    from .memory import estimate, check_fits
+    from .parallel import InputError, RowLayout
+    from . import evolve as ev
+    model = Model.from_config(cfg)
+    ev.Plan.from_config(model, cfg["evolve"])          # configuration errors before any work
+    check_fits(estimate(model, cfg["solver"]), args.force)
+    layout = RowLayout.create(model.N)
+    rows0 = None
+    init = cfg["evolve"]["initial"]
+    if init not in ("ground", "steady") and not init.endswith(".npy"):
+        from .results import ResultsFileError, load     # a results file written with --save-rho
+        try:
+            data = load(init, rho=True)
+        except ResultsFileError as exc:
+            raise InputError(f"[evolve] initial: {exc}") from None
+        if "rho" not in data or tuple(data["rho"].shape) != (model.N, model.N):
+            raise InputError(f"[evolve] initial: {init!r} holds no rho of size {model.N} (use --save-rho)")
+        rows0 = np.array(data["rho"][layout.i0:layout.i1])
+    log = ev.stderr_log(layout)
+    if not args.json:
+        _emit(f"evolve  N = {model.N}  frame = {cfg['evolve']['frame']}  "
+              f"omega - omega_0 = {model.drive_detuning:g}\n"
+              f"{'t':>12} {'periods':>10} {'<n>':>12} {'Sx_rot':>12} {'Sy_rot':>12} {'Sz':>12}")
+
+    def show(rec):
+        if not args.json:
+            _emit(f"{rec['t']:12.6g} {rec.get('periods', float('nan')):10.4g} {rec['n']:12.8g} "
+                  f"{rec['Sx_rot']:12.8g} {rec['Sy_rot']:12.8g} {rec['Sz']:12.8g}")
+    result = ev.evolve(model, cfg, layout, rows0=rows0, resume=args.resume, on_output=show, log=log)
+    from .observables import cavity_populations, diagonal
+    diag = diagonal(result.rows(), layout)
+    final = {"qubit_resolved_populations": diag.reshape(model.levels, 2 ** model.M).tolist(),
+             "cavity_populations": cavity_populations(model, result.rows(), layout).tolist()}
+    out = {"times": [r["t"] for r in result.records], "records": result.records,
+           "statistics": result.statistics, "final": final, "config": cfg}
+    if args.save_state:
+        ev.write_checkpoint_array(args.save_state, layout, result.rows_in("rotating"))
+    if args.out and layout.comm.Get_rank() == 0:
+        tmp = f"{args.out}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(out, f, default=_json_default)
+        os.replace(tmp, args.out)
+    if args.json:
+        _emit_json(out)
+    else:
+        s = result.statistics
+        _emit(f"TS {s['ts_type']}{'/' + s['rk_type'] if s.get('rk_type') else ''}: {s['steps']} steps, "
+              f"{s['rejected_steps']} rejected, {s['rhs_evaluations']} RHS evaluations, "
+              f"{s['seconds']:.2f} s on {s['ranks']} rank(s)")
+    return out
+
+
+def cmd_semiclassical(args, cfg) -> dict:
+    """``pjcsync semiclassical``: see :func:`pjcsync.semiclassical.run`."""
+    from mpi4py import MPI
+    from .model import Model
+    from . import semiclassical as sc
+    model = Model.from_config(cfg)
+    if sc.wants_error_bound(model, cfg["semiclassical"]):
+        from .memory import estimate, check_fits
+        check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
+    out = sc.run(model, cfg, MPI.COMM_WORLD)
+    out["config"] = cfg
+    _emit_json(out) if args.json else _emit(sc.format_table(model, out))
+    return out
+
+
+def cmd_gap(args, cfg) -> dict:
+    """``pjcsync gap``: see :func:`pjcsync.gap.liouvillian_gap`."""
+    from .model import Model
+    from .memory import estimate, check_fits
+    from .parallel import RowLayout
+    from . import gap
+    model = Model.from_config(cfg)
+    check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
+    out = gap.liouvillian_gap(model, cfg["gap"], RowLayout.create(model.N))
+    out["config"] = cfg
+    _emit_json(out) if args.json else _emit(gap.format_table(out))
+    return out
+
+
+COMMANDS = {"info": cmd_info, "steady": cmd_steady, "show": cmd_show, "rate": cmd_rate,
+            "evolve": cmd_evolve, "semiclassical": cmd_semiclassical, "gap": cmd_gap}
 
 
 # --- output and error discipline --------------------------------------------------------------
@@ -176,12 +402,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import petsc4py
     petsc4py.init([sys.argv[0]] + petsc_args)
+    from petsc4py import PETSc  # noqa: F401  (initializes PETSc with the options above)
+    import signal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `pjcsync show f | head` ends quietly
     from mpi4py import MPI
     from .parallel import InputError, PjcsyncError, abort_on_error, debug_enabled
 
     comm = MPI.COMM_WORLD
     try:
-        cfg = load_config(args.config, args.set)
+        cfg = load_config(args.config, args.set) if "config" in vars(args) else None   # show: no config
         COMMANDS[args.command](args, cfg)
     except (ConfigError, InputError) as exc:
         # raised identically on every rank (same inputs): report once, exit 2 everywhere

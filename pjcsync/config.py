@@ -80,6 +80,66 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                "tolerance of the post-solve checks (trace, hermiticity, positivity)",
                                minimum=0.0),
     },
+    "evolve": {
+        "frame": Key("str", "rotating", "'rotating' (the RWA, eq. 6) or 'lab' (the full model, eq. 1; "
+                     "needs [cavity] frequency)", choices=("rotating", "lab")),
+        "formulation": Key("str", "rotating", "lab frame only: integrate in the frame rotating at omega "
+                           "(exact, counter-rotating terms at 2 omega) or 'direct' (stiff; for checks)",
+                           choices=("rotating", "direct")),
+        "t_end": Key("float", None, "end time in units of 1/lambda (or give periods)", minimum=0.0),
+        "periods": Key("float", None, "end time in drive periods 2 pi / omega (or give t_end)", minimum=0.0),
+        "output_every": Key("float", None, "output interval in 1/lambda (default: t_end / 100)", minimum=0.0),
+        "output_every_periods": Key("float", None, "output interval in drive periods", minimum=0.0),
+        "rtol": Key("float", 1e-8, "relative tolerance of the adaptive steps", minimum=0.0),
+        "atol": Key("float", 1e-10, "absolute tolerance of the adaptive steps", minimum=0.0),
+        "initial": Key("str", "ground", "'ground' (vacuum, qubits down), 'steady' (the RWA steady state) "
+                       "or an .npy file holding rho (N x N)"),
+        "checkpoint": Key("str", "", "checkpoint file prefix ('' = none); --resume continues from it"),
+        "checkpoint_every": Key("int", 10, "write a checkpoint every this many outputs", minimum=1),
+        "progress": Key("float", 10.0, "seconds between progress lines on stderr (0 = none)", minimum=0.0),
+    },
+    "floquet": {
+        "harmonics": Key("int", 0, "pjcsync steady: 0 = the RWA steady state; K >= 1 = the periodic "
+                         "steady state of the lab-frame model with harmonics e^{2ik omega t}, |k| <= K",
+                         minimum=0),
+        "method": Key("str", "auto", "solver of the harmonic block system",
+                      choices=("auto", "direct", "gmres")),
+    },
+    "rate": {
+        "max_order": Key("int", 60, "highest order of the rate series (R)/(R)* (eqs. 19-30)", minimum=0),
+        "degeneracy": Key("float", 1e-12,
+                          "level pairs with |denominator| below this times the scale of L are not "
+                          "divided by (near-degenerate, reported)", minimum=0.0),
+    },
+    "semiclassical": {
+        "functional": Key("str", "absolute", "'absolute': minimize S = ||L rho||^2 (eq. 31, the paper's); "
+                          "'relative': S / Tr rho^2 (avoids the mixed-qubit minima of S at large M)",
+                          choices=("absolute", "relative")),
+        "starts": Key("int", 8, "starting points of the minimization (eq. 36's alpha with qubits down "
+                      "and up, then random ones)", minimum=1),
+        "seed": Key("int", 1, "seed of the random starting points", minimum=0),
+        "bistability": Key("float", 2.0, "a second distinct minimum with S <= this times S_min flags "
+                           "bistability (Appendix A.3)", minimum=1.0),
+        "gtol": Key("float", 1e-9, "gradient tolerance of the L-BFGS minimization", minimum=0.0),
+        "max_iterations": Key("int", 3000, "L-BFGS iteration limit per start", minimum=1),
+        "sweep": Key("floats", [], "drive detunings omega - omega_0 to sweep with warm starts "
+                     "(empty: the [drive] detuning only)"),
+        "error_bound": Key("str", "auto", "epsilon/|lambda_1| and the distance to the exact steady state: "
+                           "'auto' (when N <= max_exact_N), 'always' or 'never'",
+                           choices=("auto", "always", "never")),
+        "max_exact_N": Key("int", 100, "largest N = n_c 2^M for the automatic error bound", minimum=2),
+    },
+    "gap": {
+        "nev": Key("int", 4, "number of nonzero eigenvalues of L nearest 0", minimum=1),
+        "target": Key("float", None, "shift-and-invert target tau, nonzero (default: -0.01 x the "
+                      "smallest nonzero decay rate)",
+                      check=lambda v: "must not be 0: 0 is the steady state's eigenvalue and L - 0 I is "
+                                      "singular; use a small nonzero target" if v == 0 else None),
+        "tol": Key("float", 1e-10, "SLEPc convergence tolerance", minimum=0.0),
+        "max_iterations": Key("int", 200, "SLEPc restart limit", minimum=1),
+        "deflate": Key("bool", True, "exclude the steady state's eigenvalue 0 exactly (deflation "
+                       "space vec(I): the eigenvectors of nonzero eigenvalues are traceless)"),
+    },
 }
 
 

@@ -1,0 +1,593 @@
+"""The semiclassical theory (paper section 2.3, Appendix A.1, A.3) for any number of qubits.
+
+Ansatz, eqs. (34), (37), (41): a coherent cavity state times a product of qubit states,
+
+    rho(alpha, b_1 .. b_M) = |alpha><alpha| (x) prod_l (1 + b_l . sigma_l) / 2,   |b_l| <= 1,
+
+and the functional of eq. (31), ``S = ||L(rho)||_F^2 = Tr L(rho)^+ L(rho)``, with the RWA
+Liouvillian of eqs. (3)-(6) (``H`` of :meth:`pjcsync.model.Model.hamiltonian`, collapse operators
+``sqrt(gamma) a`` and ``sqrt(gamma_s,l) sigma_l^-``).  Its minimum ``S_min = epsilon^2`` measures
+how far the best product state is from a steady state (Appendix A.3).
+
+Exact evaluation, no Fock truncation (DESIGN section 6).  With ``e0 = |alpha>``,
+``e1 = a^+|alpha>`` every cavity factor of ``L(rho)`` lies in ``span{|e_p><e_q|}``, because
+``a|alpha> = alpha|alpha>`` and ``a^+a|alpha> = alpha a^+|alpha>``; the Gram matrix of
+``(e0, e1)`` is ``G = [[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``.  A cavity operator
+``X = sum C_pq |e_p><e_q|`` is stored as its 2 x 2 coefficient matrix ``C`` and
+``<X, Y> = Tr(X^+ Y) = Tr(C_X^+ G C_Y G)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,
+
+    L(rho) = X0 (x) R  +  sum_l T_l (x) R_without_l
+
+where ``X0 = L_cavity(P)`` (eq. 33) and ``T_l`` acts on the cavity and qubit l (its qubit-only
+terms and its coupling ``-i lambda_l [a s_l^+ + a^+ s_l^-, .]``).  With ``u_l = Tr rho_l^2 =
+(1 + |b_l|^2)/2``, ``U = prod u_l`` and ``W_l = Tr_l(rho_l T_l)`` (a cavity operator),
+
+    S / U = <X0,X0> + sum_l [2 Re<X0,W_l> + <T_l,T_l>] / u_l + <V,V> - sum_l <W_l,W_l> / u_l^2,
+    V = sum_l W_l / u_l,
+
+which is O(M) work (not even O(M^2)), vectorized over the qubits.  The gradient is analytic
+(forward derivatives qubit by qubit, also O(M)).  Checked in tests against a brute-force
+truncated ``||L(rho)||^2``, against eqs. (35), (38)-(40) for M <= 1, and against eq. (36).
+
+Minimization: L-BFGS over ``(alpha_x, alpha_y, v_1 .. v_M)`` with ``b = v sin|v| / |v|``, a
+smooth map of R^3 onto the closed unit ball (the boundary is reached at ``|v| = pi/2``), from
+several starting points; distinct local minima are all reported, and two minima with
+``S <= bistability * S_min`` flag the semiclassical bistability of Appendix A.3.
+
+Conventions: Pauli expectations ``<sigma_x,y,z,l> = b_l``, ``<S_x> = sum_l b_lx / 2``,
+``<a> = alpha``, ``<n> = |alpha|^2``; energies and rates in units of lambda.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import Model
+
+# Pauli matrices in the basis (0 = up, 1 = down), as in pjcsync.model
+SX = np.array([[0, 1], [1, 0]], dtype=complex)
+SY = np.array([[0, -1j], [1j, 0]], dtype=complex)
+SZ = np.array([[1, 0], [0, -1]], dtype=complex)
+SP = np.array([[0, 1], [0, 0]], dtype=complex)      # sigma^+ = |up><down|
+SM = np.array([[0, 0], [1, 0]], dtype=complex)      # sigma^- = |down><up|
+PUP = np.array([[1, 0], [0, 0]], dtype=complex)     # sigma^+ sigma^-
+I2 = np.eye(2, dtype=complex)
+PAULI = np.stack([SX, SY, SZ])
+
+
+# --- the exact functional ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Params:
+    """The model's numbers the functional needs (arrays over qubits, shape (M,))."""
+
+    omega_r: float        # omega_0 - omega
+    F: float
+    gamma: float
+    Omega: np.ndarray     # Omega_rl = Delta_l + omega_r
+    lam: np.ndarray
+    gs: np.ndarray
+
+    @classmethod
+    def from_model(cls, model: Model) -> "Params":
+        wr = model.omega_r
+        return cls(omega_r=wr, F=model.amplitude, gamma=model.gamma,
+                   Omega=np.asarray(model.detunings, float) + wr,
+                   lam=np.asarray(model.couplings, float), gs=np.asarray(model.gamma_s, float))
+
+    @property
+    def M(self) -> int:
+        return len(self.Omega)
+
+
+def _inner(X, Y, G):
+    """``Tr(X^+ G Y G)`` over the trailing two axes (batched): the Frobenius inner product of
+    operators given by coefficient matrices in a basis of Gram matrix G."""
+    return (X.conj() * (G @ Y @ G)).sum(axis=(-2, -1))
+
+
+def _inner_dG(X, Y, G, dG):
+    """Derivative of ``_inner(X, Y, G)`` with respect to G along dG."""
+    return (X.conj() * (dG @ Y @ G + G @ Y @ dG)).sum(axis=(-2, -1))
+
+
+def _gram(alpha):
+    return np.array([[1.0, np.conj(alpha)], [alpha, abs(alpha) ** 2 + 1.0]])
+
+
+def _cavity_term(p: Params, alpha):
+    """Coefficients of ``X0 = L_cavity(|alpha><alpha|)`` (eq. 33) in the basis |e_p><e_q|."""
+    wr, F, g = p.omega_r, p.F, p.gamma
+    e10 = -1j * wr * alpha - 1j * F - 0.5 * g * alpha
+    return np.array([[2 * F * alpha.imag + g * abs(alpha) ** 2, np.conj(e10)], [e10, 0.0]])
+
+
+def _cavity_term_derivs(p: Params, alpha):
+    """``dX0/d alpha_x`` and ``dX0/d alpha_y``."""
+    wr, F, g = p.omega_r, p.F, p.gamma
+    c = -1j * wr - 0.5 * g
+    dx = np.array([[2 * g * alpha.real, np.conj(c)], [c, 0.0]])
+    dy = np.array([[2 * F + 2 * g * alpha.imag, np.conj(1j * c)], [1j * c, 0.0]])
+    return dx, dy
+
+
+def _qubit_blocks(p: Params, rho, alpha, extra_axes: int = 0):
+    """``Z^00, Z^01, Z^10`` of ``T_l = sum_pq |e_p><e_q| (x) Z^pq`` for qubit states ``rho``.
+
+    Linear in rho (so also used for the derivative directions ``sigma_i / 2``); rho has shape
+    (M, [k,] 2, 2).  ``Z^11 = 0``."""
+    shape = (p.M,) + (1,) * extra_axes + (1, 1)
+    Om, lam, gs = (x.reshape(shape) for x in (p.Omega, p.lam, p.gs))
+    D = (-0.5j * Om * (SZ @ rho - rho @ SZ)
+         + gs * (SM @ rho @ SP - 0.5 * (PUP @ rho + rho @ PUP)))
+    Z00 = D - 1j * lam * (alpha * (SP @ rho) - np.conj(alpha) * (rho @ SM))
+    Z01 = 1j * lam * (rho @ SP)
+    Z10 = -1j * lam * (SM @ rho)
+    return Z00, Z01, Z10
+
+
+def _assemble(Z00, Z01, Z10):
+    """The 4 x 4 coefficient matrix of ``T_l`` (cavity index major) and ``W_l``'s pieces."""
+    C = np.zeros(Z00.shape[:-2] + (4, 4), dtype=complex)
+    C[..., 0:2, 0:2] = Z00
+    C[..., 0:2, 2:4] = Z01
+    C[..., 2:4, 0:2] = Z10
+    return C
+
+
+def _trace_prod(A, B):
+    """``Tr(A B)`` over the trailing axes (batched)."""
+    return (A * np.swapaxes(B, -1, -2)).sum(axis=(-2, -1))
+
+
+def _w_matrix(rho_left, Z00, Z01, Z10):
+    """``W[p, q] = Tr(rho_left Z^pq)`` as a (..., 2, 2) coefficient matrix."""
+    lead = np.broadcast_shapes(rho_left.shape[:-2], Z00.shape[:-2])
+    W = np.zeros(lead + (2, 2), dtype=complex)
+    W[..., 0, 0] = _trace_prod(rho_left, Z00)
+    W[..., 0, 1] = _trace_prod(rho_left, Z01)
+    W[..., 1, 0] = _trace_prod(rho_left, Z10)
+    return W
+
+
+def functional(p: Params, alpha: complex, b: np.ndarray, gradient: bool = False):
+    """``S(alpha, b) = ||L(rho)||_F^2`` of eq. (31) for the ansatz (41), exactly.
+
+    ``b`` has shape (M, 3) (Bloch vectors).  With ``gradient`` returns
+    ``(S, dS/dalpha_x, dS/dalpha_y, dS/db)`` (dS/db of shape (M, 3))."""
+    alpha = complex(alpha)
+    b = np.asarray(b, dtype=float).reshape(p.M, 3)
+    G = _gram(alpha)
+    Gt = np.kron(G, I2)
+    X0 = _cavity_term(p, alpha)
+    rho = 0.5 * (I2 + np.einsum("li,ijk->ljk", b, PAULI))
+    u = 0.5 * (1.0 + (b * b).sum(axis=1))
+    U = float(np.exp(np.log(u).sum()))
+    Z = _qubit_blocks(p, rho, alpha)
+    C = _assemble(*Z)
+    W = _w_matrix(rho, *Z)
+    n0 = _inner(X0, X0, G).real
+    xw = _inner(X0, W, G)
+    cc = _inner(C, C, Gt).real
+    ww = _inner(W, W, G).real
+    V = (W / u[:, None, None]).sum(axis=0)
+    vv = _inner(V, V, G).real
+    Nl = 2 * xw.real + cc
+    Q = n0 + (Nl / u).sum() + vv - (ww / u ** 2).sum()
+    S = U * Q
+    if not gradient:
+        return S
+
+    # d/db_{l,i}: rho_l moves along sigma_i / 2, u_l along b_li (forward mode, per qubit)
+    drho = np.broadcast_to(0.5 * PAULI, (p.M, 3, 2, 2))
+    dZ = _qubit_blocks(p, drho, alpha, extra_axes=1)
+    dC = _assemble(*dZ)
+    rho_b = rho[:, None]
+    dW = _w_matrix(drho, *(z[:, None] for z in Z)) + _w_matrix(rho_b, *dZ)
+    du = b
+    u2 = u[:, None]
+    dN = 2 * _inner(X0, dW, G).real + 2 * _inner(C[:, None], dC, Gt).real
+    dQ = (dN / u2 - Nl[:, None] * du / u2 ** 2
+          + 2 * _inner(V, dW / u2[..., None, None] - W[:, None] * (du / u2 ** 2)[..., None, None], G).real
+          - 2 * _inner(W[:, None], dW, G).real / u2 ** 2 + 2 * ww[:, None] * du / u2 ** 3)
+    dS_db = U * (dQ + Q * du / u2)
+
+    # d/dalpha_x, d/dalpha_y
+    dX0s = _cavity_term_derivs(p, alpha)
+    dS_da = []
+    for dX0, da in zip(dX0s, (1.0, 1j)):
+        dG = np.array([[0.0, np.conj(da)], [da, 2 * (np.conj(alpha) * da).real]])
+        dGt = np.kron(dG, I2)
+        lam = p.lam[:, None, None]
+        dZ00 = -1j * lam * (da * (SP @ rho) - np.conj(da) * (rho @ SM))
+        dCa = np.zeros_like(C)
+        dCa[:, 0:2, 0:2] = dZ00
+        dWa = np.zeros_like(W)
+        dWa[:, 0, 0] = _trace_prod(rho, dZ00)
+        dn0 = 2 * _inner(X0, dX0, G).real + _inner_dG(X0, X0, G, dG).real
+        dxw = _inner(dX0, W, G) + _inner(X0, dWa, G) + _inner_dG(X0, W, G, dG)
+        dcc = 2 * _inner(C, dCa, Gt).real + _inner_dG(C, C, Gt, dGt).real
+        dww = 2 * _inner(W, dWa, G).real + _inner_dG(W, W, G, dG).real
+        dV = (dWa / u[:, None, None]).sum(axis=0)
+        dvv = 2 * _inner(V, dV, G).real + _inner_dG(V, V, G, dG).real
+        dQa = dn0 + ((2 * dxw.real + dcc) / u).sum() + dvv - (dww / u ** 2).sum()
+        dS_da.append(U * dQa)
+    return S, dS_da[0], dS_da[1], dS_db
+
+
+def bare_cavity_alpha(p: Params) -> complex:
+    """Eq. (36): the exact coherent amplitude of the driven damped cavity without qubits."""
+    d = p.gamma ** 2 + 4 * p.omega_r ** 2
+    if d == 0:
+        return 0j
+    return complex(-4 * p.F * p.omega_r / d, -2 * p.F * p.gamma / d)
+
+
+# --- the map of R^3 onto the unit ball ---------------------------------------------------------
+
+def _ball(v):
+    """``b = v sin|v| / |v|`` row-wise and the factors of its Jacobian ``s I + t v v^T``."""
+    r = np.sqrt((v * v).sum(axis=1))
+    small = r < 1e-3
+    rs = np.where(small, 1.0, r)
+    s = np.where(small, 1 - r ** 2 / 6 + r ** 4 / 120, np.sin(rs) / rs)
+    t = np.where(small, -1.0 / 3 + r ** 2 / 30, (rs * np.cos(rs) - np.sin(rs)) / rs ** 3)
+    return v * s[:, None], s, t
+
+
+def _unball(b):
+    """A preimage of Bloch vectors b under :func:`_ball` (``|v| = arcsin|b|``)."""
+    b = np.asarray(b, float).reshape(-1, 3)
+    r = np.sqrt((b * b).sum(axis=1))
+    rc = np.clip(r, 0.0, 1.0)
+    scale = np.where(r > 1e-14, np.arcsin(rc) / np.where(r > 1e-14, r, 1.0), 1.0)
+    return b * scale[:, None]
+
+
+def _pack(alpha, b):
+    return np.concatenate([[alpha.real, alpha.imag], _unball(b).ravel()])
+
+
+def _unpack(x, M):
+    v = x[2:].reshape(M, 3)
+    b, s, t = _ball(v)
+    return complex(x[0], x[1]), b, v, s, t
+
+
+# --- minimization ------------------------------------------------------------------------------
+
+@dataclass
+class Minimum:
+    """One local minimum of S: ``alpha``, Bloch vectors ``b`` (M, 3) and ``S``."""
+
+    alpha: complex
+    b: np.ndarray
+    S: float
+    iterations: int = 0
+
+    @property
+    def epsilon(self) -> float:
+        return float(np.sqrt(max(self.S, 0.0)))
+
+    @property
+    def purity(self) -> float:
+        """``Tr rho^2 = prod_l (1 + |b_l|^2) / 2`` of the ansatz."""
+        return _purity(self.b)
+
+    @property
+    def S_relative(self) -> float:
+        """``S / Tr rho^2 = ||L rho||^2 / ||rho||^2``."""
+        return float(self.S / self.purity)
+
+    def as_dict(self) -> dict:
+        b = np.asarray(self.b)
+        return {"alpha": [self.alpha.real, self.alpha.imag], "bloch": b.tolist(),
+                "Sx": float(b[:, 0].sum() / 2) if len(b) else 0.0,
+                "Sy": float(b[:, 1].sum() / 2) if len(b) else 0.0,
+                "Sz": float(b[:, 2].sum() / 2) if len(b) else 0.0,
+                "n": abs(self.alpha) ** 2, "S": float(self.S), "epsilon": self.epsilon,
+                "S_relative": self.S_relative, "purity": self.purity}
+
+
+@dataclass
+class SemiclassicalResult:
+    """Every distinct minimum found (lowest first) and the bistability flag."""
+
+    minima: list
+    bistable: bool
+    starts: int
+    evaluations: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> Minimum:
+        return self.minima[0]
+
+    def as_dict(self) -> dict:
+        best = self.best.as_dict()
+        return {"alpha": best["alpha"], "bloch": best["bloch"], "Sx": best["Sx"], "Sy": best["Sy"],
+                "Sz": best["Sz"], "n": best["n"], "S_min": best["S"], "epsilon": best["epsilon"],
+                "bistable": self.bistable, "minima": [m.as_dict() for m in self.minima],
+                "starts": self.starts, "evaluations": self.evaluations, "seconds": self.seconds,
+                **self.extra}
+
+
+DEFAULTS = {"functional": "absolute", "starts": 8, "seed": 1, "bistability": 2.0, "gtol": 1e-9, "max_iterations": 3000,
+            "distinct": 1e-4}
+
+
+def local_minimum(p: Params, alpha0: complex, b0: np.ndarray, gtol: float = 1e-9,
+                  max_iterations: int = 3000, relative: bool = False) -> tuple[Minimum, int]:
+    """L-BFGS from one start; returns the minimum and the number of functional evaluations.
+
+    The objective is ``log S = log U + log Q`` (``U = prod_l u_l = Tr rho^2``, ``Q = S/U``):
+    the same minima as S, but well scaled even when U is 2^-M small.  With ``relative`` it is
+    ``log Q``, i.e. the relative residual ``||L rho||^2 / ||rho||^2`` is minimized instead."""
+    from scipy.optimize import minimize
+    M = p.M
+    x0 = _pack(complex(alpha0), np.asarray(b0, float).reshape(M, 3))
+    floor = 1e-26 * (1.0 + p.F ** 2 + p.gamma ** 2 + p.omega_r ** 2)
+    count = [0]
+
+    def fun(x):
+        count[0] += 1
+        alpha, b, v, s, t = _unpack(x, M)
+        S, dax, day, db = functional(p, alpha, b, gradient=True)
+        u = 0.5 * (1.0 + (b * b).sum(axis=1))
+        U = float(np.exp(np.log(u).sum()))
+        Q = S / U
+        # d log(Q + floor) = (dS/U - Q dU/U) / (Q + floor), dU/db = U b / u
+        w = 1.0 / (U * (Q + floor))
+        gb = w * (db - S * b / u[:, None])
+        if not relative:
+            gb = gb + b / u[:, None]
+        dv = s[:, None] * gb + t[:, None] * v * (v * gb).sum(axis=1)[:, None]
+        f = np.log(Q + floor) + (0.0 if relative else np.log(u).sum())
+        return f, np.concatenate([[w * dax, w * day], dv.ravel()])
+
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": gtol, "maxcor": 20})
+    alpha, b, *_ = _unpack(res.x, M)
+    S = functional(p, alpha, b)
+    return Minimum(alpha=alpha, b=b, S=float(S), iterations=int(res.nit)), count[0]
+
+
+def starting_points(p: Params, starts: int, seed: int, previous: list | None = None) -> list:
+    """Starting points: the previous minima (warm start along a sweep), eq. (36)'s alpha with the
+    qubits near down and near up, then random ones (alpha around eq. 36, b uniform in the ball)."""
+    rng = np.random.default_rng(seed)
+    M = p.M
+    a0 = bare_cavity_alpha(p)
+    pts = [(m.alpha, np.array(m.b)) for m in (previous or [])]
+    base = [(a0, np.tile([0.0, 0.0, -0.9], (M, 1))), (a0, np.tile([0.0, 0.0, 0.9], (M, 1)))]
+    pts.extend(base[:max(0, starts - len(pts))] if previous else base[:starts])
+    radius = abs(a0) + 1.0
+    while len(pts) < starts + len(previous or []):
+        z = rng.normal(size=(M, 3))
+        b = z / np.linalg.norm(z, axis=1, keepdims=True) * rng.random((M, 1)) ** (1 / 3)
+        a = a0 + radius * complex(*rng.normal(size=2)) * 0.7
+        pts.append((a, b))
+    return pts
+
+
+def _purity(b) -> float:
+    b = np.asarray(b, float).reshape(-1, 3)
+    return float(np.exp(np.log(0.5 * (1.0 + (b * b).sum(axis=1))).sum()))
+
+
+def _distinct(minima: list, tol: float, key: str = "S") -> list:
+    """Sort by ``key`` (S or S_relative) and drop minima that coincide with a lower one
+    (max parameter difference < tol)."""
+    out = []
+    for m in sorted(minima, key=lambda m: getattr(m, key)):
+        key = np.concatenate([[m.alpha.real, m.alpha.imag], np.ravel(m.b)])
+        same = False
+        for o in out:
+            ko = np.concatenate([[o.alpha.real, o.alpha.imag], np.ravel(o.b)])
+            if np.max(np.abs(key - ko)) < tol * max(1.0, abs(o.alpha)):
+                same = True
+                break
+        if not same:
+            out.append(m)
+    return out
+
+
+def is_bistable(minima: list, ratio: float, floor: float = 1e-14, key: str = "S") -> bool:
+    """Appendix A.3's semiclassical bistability: a second distinct minimum with
+    ``S <= ratio * S_min`` (plus a tiny absolute floor); ``key`` = "S_relative" compares
+    the relative residuals instead."""
+    if len(minima) < 2:
+        return False
+    return getattr(minima[1], key) <= ratio * getattr(minima[0], key) + floor
+
+
+def minimize(model: Model | Params, cfg: dict | None = None, comm=None,
+             previous: list | None = None) -> SemiclassicalResult:
+    """Minimize S from several starting points (split round-robin over the ranks of ``comm``).
+
+    ``cfg`` is the ``[semiclassical]`` section (keys of :data:`DEFAULTS`).  Every rank returns
+    the same result."""
+    t0 = time.perf_counter()
+    c = dict(DEFAULTS)
+    c.update(cfg or {})
+    p = model if isinstance(model, Params) else Params.from_model(model)
+    relative = c["functional"] == "relative"
+    pts = starting_points(p, int(c["starts"]), int(c["seed"]), previous)
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    found, evals = [], 0
+    for k, (a, b) in enumerate(pts):
+        if k % size != rank:
+            continue
+        m, n = local_minimum(p, a, b, c["gtol"], int(c["max_iterations"]), relative)
+        found.append(m)
+        evals += n
+    if size > 1:
+        found = [m for part in comm.allgather(found) for m in part]
+        evals = sum(comm.allgather(evals))
+    key = "S_relative" if relative else "S"    # rank by the quantity minimized
+    minima = _distinct(found, c["distinct"], key)
+    return SemiclassicalResult(minima=minima, bistable=is_bistable(minima, c["bistability"], key=key),
+                               starts=len(pts), evaluations=evals,
+                               seconds=time.perf_counter() - t0)
+
+
+def sweep(model: Model, drive_detunings, cfg: dict | None = None, comm=None) -> list:
+    """Minimize along a list of drive detunings ``omega - omega_0``, warm-starting each point
+    from the previous point's minima (plus the configured fresh starts)."""
+    from dataclasses import replace
+    out, prev = [], None
+    for d in drive_detunings:
+        res = minimize(replace(model, drive_detuning=float(d)), cfg, comm, previous=prev)
+        res.extra["drive_detuning"] = float(d)
+        out.append(res)
+        prev = res.minima
+    return out
+
+
+# --- the product state in a truncated space and the error bound (Appendix A.3) -----------------
+
+def coherent_amplitudes(alpha: complex, levels: int) -> np.ndarray:
+    """``<n|alpha>`` for n < levels (not renormalized)."""
+    n = np.arange(levels)
+    from scipy.special import gammaln
+    with np.errstate(divide="ignore"):
+        logmag = -0.5 * abs(alpha) ** 2 + n * np.log(abs(alpha) if alpha != 0 else 1.0) - 0.5 * gammaln(n + 1)
+    c = np.exp(logmag) * np.exp(1j * n * np.angle(alpha))
+    if alpha == 0:
+        c = (n == 0).astype(complex)
+    return c
+
+
+def product_state_rows(model: Model, alpha: complex, b: np.ndarray, i0: int, i1: int) -> np.ndarray:
+    """Rows ``[i0, i1)`` of the ansatz (41) in the truncated space of ``model`` (tensor order
+    cavity first, qubit basis 0 = up); the coherent state is truncated, not renormalized."""
+    c = coherent_amplitudes(alpha, model.levels)
+    q = np.ones((1, 1), dtype=complex)
+    for bl in np.asarray(b).reshape(model.M, 3):
+        q = np.kron(q, 0.5 * (I2 + np.einsum("i,ijk->jk", bl, PAULI)))
+    nq = q.shape[0]
+    rows = np.arange(i0, i1)
+    n, s = rows // nq, rows % nq
+    return (c[n][:, None, None] * c.conj()[None, None, :] * q[s][:, :, None]).reshape(len(rows), nq, -1) \
+        .transpose(0, 2, 1).reshape(len(rows), -1)
+
+
+def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, layout,
+                exact: bool = True) -> dict:
+    """Appendix A.3: ``|rho_s,perp| <= epsilon / |lambda_1|``.
+
+    ``|lambda_1|`` is the modulus of the nonzero eigenvalue of L nearest 0 (the paper's choice;
+    computed by :mod:`pjcsync.gap` on the truncated space of ``model``).  With ``exact`` also the
+    exact steady state (direct solve): ``distance = ||rho_s - rho_ss||_F`` and ``perp_norm``,
+    the norm of rho_s's component orthogonal to rho_ss, which the bound is about; and
+    ``epsilon_truncated = ||L rho_s||_F`` in the truncated space (equals epsilon when the
+    truncation is harmless)."""
+    from .gap import liouvillian_gap
+    from .parallel import allreduce_sum
+    from . import superoperator as so
+    out = {}
+    gap = liouvillian_gap(model, gap_cfg, layout)
+    lam1 = gap["eigenvalues"][0]
+    mod = float(np.hypot(*lam1))
+    out["lambda_1"] = lam1
+    out["gap_modulus"] = mod
+    out["relaxation_rate"] = gap["relaxation_rate"]
+    out["error_bound"] = best.epsilon / mod
+    out["gap_residual"] = gap["residuals"][0]
+    if not exact:
+        return out
+    from .steady import steady_state
+    from .observables import basic_observables
+    st = steady_state(model, {**solver_cfg, "method": "direct"}, layout)
+    rho_ss = st.rows()
+    rho_s = product_state_rows(model, best.alpha, best.b, layout.i0, layout.i1)
+    dot = complex(allreduce_sum(np.vdot(rho_ss, rho_s), layout.comm))
+    nss, ns, diff = allreduce_sum(np.array([np.vdot(rho_ss, rho_ss).real, np.vdot(rho_s, rho_s).real,
+                                            (np.abs(rho_s - rho_ss) ** 2).sum()]), layout.comm)
+    perp2 = max(ns - abs(dot) ** 2 / nss, 0.0)
+    L = so.liouvillian(model, layout)
+    x = L.createVecRight()
+    x.setArray(rho_s.ravel())
+    y = L.createVecLeft()
+    L.mult(x, y)
+    eps_trunc = y.norm()
+    L.destroy()
+    obs = basic_observables(model, rho_ss, layout)
+    out.update(distance=float(np.sqrt(diff)), perp_norm=float(np.sqrt(perp2)),
+               epsilon_truncated=float(eps_trunc),
+               coherent_truncation=float(1 - (np.abs(coherent_amplitudes(best.alpha, model.levels)) ** 2).sum()),
+               exact={"alpha": obs["a"], "bloch": obs["sigma"], "Sx": obs["Sx"], "n": obs["n"],
+                      "edge_population": obs["edge_population"]})
+    return out
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def wants_error_bound(model: Model, sc_cfg: dict) -> bool:
+    mode = sc_cfg.get("error_bound", "auto")
+    return mode == "always" or (mode == "auto" and model.N <= sc_cfg.get("max_exact_N", 100))
+
+
+def run(model: Model, cfg: dict, comm=None, layout=None) -> dict:
+    """``pjcsync semiclassical``: minima at the configured point (or along ``[semiclassical]
+    sweep``), with the error bound of Appendix A.3 where it is affordable.
+
+    Returns the dict printed by ``--json``: the best minimum's ``alpha``, ``bloch``, ``Sx``,
+    ``S_min``, ``epsilon``, every distinct minimum in ``minima``, ``bistable``, and with the error
+    bound ``lambda_1``, ``gap_modulus``, ``error_bound = epsilon / |lambda_1|``, ``distance``,
+    ``perp_norm``, ``exact``.  A sweep returns ``{"sweep": [one such dict per point]}``."""
+    from dataclasses import replace
+    sc_cfg = cfg["semiclassical"]
+    points = sc_cfg.get("sweep") or []
+    bound = wants_error_bound(model, sc_cfg)
+    if bound and layout is None:
+        from .parallel import RowLayout
+        layout = RowLayout.create(model.N, comm)
+
+    def one(res, m):
+        out = res.as_dict()
+        out["drive_detuning"] = m.drive_detuning
+        out["functional"] = sc_cfg.get("functional", "absolute")
+        if bound:
+            out.update(error_bound(m, res.best, cfg["gap"], cfg["solver"], layout))
+        return out
+
+    if not points:
+        return one(minimize(model, sc_cfg, comm), model)
+    results = sweep(model, points, sc_cfg, comm)
+    return {"sweep": [one(r, replace(model, drive_detuning=r.extra["drive_detuning"])) for r in results],
+            "functional": sc_cfg.get("functional", "absolute")}
+
+
+def format_table(model: Model, out: dict) -> str:
+    """Human-readable summary of :func:`run`'s result."""
+    if "sweep" in out:
+        lines = [f"semiclassical sweep  M = {model.M}  ({out['functional']} functional)",
+                 f"{'omega-omega_0':>14} {'Sx':>11} {'|alpha|^2':>11} {'epsilon':>11} {'minima':>6} "
+                 f"{'bistable':>8} {'eps/|l1|':>10} {'distance':>10}"]
+        for p in out["sweep"]:
+            lines.append(f"{p['drive_detuning']:14.6g} {p['Sx']:11.6g} {p['n']:11.6g} {p['epsilon']:11.4e} "
+                         f"{len(p['minima']):6d} {str(p['bistable']):>8} "
+                         f"{p.get('error_bound', float('nan')):10.3e} {p.get('distance', float('nan')):10.3e}")
+        return "\n".join(lines)
+    a = out["alpha"]
+    lines = [f"semiclassical minimum  M = {model.M}  omega - omega_0 = {model.drive_detuning:g}  "
+             f"({out['functional']} functional, {out['starts']} starts, {out['seconds']:.2f} s)",
+             f"  alpha            {a[0]:.10g} {a[1]:+.10g}i   (|alpha|^2 = {out['n']:.8g})"]
+    for l, b in enumerate(out["bloch"]):
+        lines.append(f"  qubit {l + 1}: b = {b[0]:.8g}  {b[1]:.8g}  {b[2]:.8g}")
+    lines.append(f"  Sx, Sy, Sz       {out['Sx']:.10g}  {out['Sy']:.10g}  {out['Sz']:.10g}")
+    lines.append(f"  S_min            {out['S_min']:.6e}   epsilon = {out['epsilon']:.6e}")
+    lines.append(f"  distinct minima  {len(out['minima'])}: S = "
+                 + ", ".join(f"{m['S']:.4e}" for m in out["minima"][:6])
+                 + ("   BISTABLE" if out["bistable"] else ""))
+    if "error_bound" in out:
+        l1 = out["lambda_1"]
+        lines.append(f"  lambda_1         {l1[0]:.8g} {l1[1]:+.8g}i   epsilon/|lambda_1| = {out['error_bound']:.4e}")
+    if "distance" in out:
+        lines.append(f"  exact RWA state  ||rho_s - rho||_F = {out['distance']:.4e}, "
+                     f"|rho_s,perp| = {out['perp_norm']:.4e}, Sx = {out['exact']['Sx']:.8g}")
+    return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""The inverse of the Sylvester part L0 of the Lindbladian (paper eqs. 10-13, DESIGN section 2).
+
+Split ``L(rho) = -L0(rho) + L1(rho)`` with
+
+    L0(X) = G X + X G^+,    G = iH + K/2,  K = sum_k L_k^+ L_k     (eqs. 10, 11)
+    L1(X) = sum_k L_k X L_k^+                                      (eq. 12)
+
+:class:`SylvesterInverse` solves ``G X + X G^+ + s X = C`` for X given C, for any complex
+scalar shift s (``s = 0`` for the steady state; ``s = 2ik omega`` for the harmonics of a
+periodic steady state), on the row-distributed layout of :mod:`pjcsync.parallel` (each rank
+owns whole rows of C and of X).  G is dense N x N and decomposed once per parameter point on
+rank 0 (LAPACK), then broadcast: every rank holds the N x N factors.
+
+* ``kind = "eigen"``: ``G = V D V^-1``, ``X = V Y V^+``, ``Y_ij = (V^-1 C V^-+)_ij / (d_i + conj(d_j) + s)``
+  (eq. 13).  Four local GEMMs and two all-to-all transposes (:func:`~pjcsync.parallel.transpose_rows`),
+  ``O(N^3 / P)`` flops per rank.  Exact only when ``cond(V)`` is moderate.
+* ``kind = "schur"`` (Bartels-Stewart): ``G = Q T Q^+`` with T upper triangular and Q unitary,
+  ``X = Q Y Q^+`` with ``(T + s) Y + Y T^+ = Q^+ C Q``.  The unitary transforms are the same four
+  distributed GEMMs; the triangular Sylvester solve is done on rank 0 by a recursive blocked
+  algorithm (GEMM updates, LAPACK ``ztrsyl`` on small diagonal blocks) and scattered back.
+  Backward stable whatever ``cond(V)``.
+* ``kind = "auto"``: the eigen-decomposition, kept if ``cond_1(V) <= COND_LIMIT`` and its inverse
+  reproduces a random right-hand side to ``VERIFY_TOL``; otherwise the Schur form.  The choice
+  and ``cond_V`` are reported.
+
+:class:`L0PC` wraps the inverse as a PETSc preconditioner (``-pc_type python
+-pc_python_type pjcsync.sylvester.L0PC``): it applies ``sign * L0^-1`` (``sign = -1`` because
+``L ~ -L0``).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from .model import DTYPE
+from .parallel import PjcsyncError, RowLayout, allreduce_sum, transpose_rows
+from .superoperator import drift_operator
+
+COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted
+VERIFY_TOL = 1e-11        # auto: relative error of the eigen inverse on a random C allowed
+TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls LAPACK ztrsyl
+KINDS = ("auto", "eigen", "schur")
+
+
+# --- the triangular Sylvester solve ------------------------------------------------------------
+
+def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
+                               block: int = TRSYL_BLOCK) -> np.ndarray:
+    """Solve ``A Y + Y B^+ = F`` for upper-triangular A (m x m) and B (n x n); F is overwritten.
+
+    Recursive splitting (Jonsson-Kagstrom): with ``A = [[A11, A12], [0, A22]]``
+    ``A22 Y2 + Y2 B^+ = F2`` is solved first, then ``A11 Y1 + Y1 B^+ = F1 - A12 Y2``; columns
+    split the same way through ``B = [[B11, B12], [0, B22]]``:
+    ``A Y2 + Y2 B22^+ = F2``, ``A Y1 + Y1 B11^+ = F1 - Y2 B12^+``.  All the flops but those of
+    the small diagonal blocks are GEMMs."""
+    m, n = F.shape
+    if m <= block and n <= block:
+        Y, scale, info = sla.lapack.ztrsyl(A, B, F, trana="N", tranb="C", isgn=1)
+        if info < 0:
+            raise PjcsyncError(f"ztrsyl failed (info {info})")
+        if scale != 1.0:
+            Y /= scale
+        F[:] = Y
+        return F
+    if m >= n:
+        h = m // 2
+        solve_triangular_sylvester(A[h:, h:], B, F[h:], block)
+        F[:h] -= A[:h, h:] @ F[h:]
+        solve_triangular_sylvester(A[:h, :h], B, F[:h], block)
+    else:
+        h = n // 2
+        solve_triangular_sylvester(A, B[h:, h:], F[:, h:], block)
+        F[:, :h] -= F[:, h:] @ B[:h, h:].conj().T
+        solve_triangular_sylvester(A, B[:h, :h], F[:, :h], block)
+    return F
+
+
+# --- the distributed inverse ---------------------------------------------------------------------
+
+def dense_G(H: sp.spmatrix, c_ops: list[sp.spmatrix]) -> np.ndarray:
+    """``G = iH + K/2`` (eq. 11) as a dense array."""
+    return (-drift_operator(H, c_ops)).toarray()
+
+
+class SylvesterInverse:
+    """``X = (L0 + s)^-1 C`` on row blocks: ``G X + X G^+ + s X = C`` (see the module docstring).
+
+    Attributes: ``kind`` ("eigen" or "schur", after the automatic choice), ``cond_V``
+    (``||V||_1 ||V^-1||_1`` of the unit-column eigenvectors, None if not computed),
+    ``verify_error`` (relative error of the eigen inverse on a random C, auto only),
+    ``setup_seconds``."""
+
+    def __init__(self, H: sp.spmatrix, c_ops: list[sp.spmatrix], layout: RowLayout,
+                 kind: str = "auto", shift: complex = 0.0, cond_limit: float = COND_LIMIT):
+        if kind not in KINDS:
+            raise PjcsyncError(f"unknown Sylvester inverse kind {kind!r} (have {', '.join(KINDS)})")
+        t0 = time.perf_counter()
+        self.layout = layout
+        self.shift = complex(shift)
+        self.G = -drift_operator(H, c_ops)           # sparse, for verification and L0
+        self.cond_V = None
+        self.verify_error = None
+        self.requested_kind = kind
+        comm = layout.comm
+        if kind in ("auto", "eigen"):
+            d = V = Vinv = None
+            if comm.Get_rank() == 0:
+                d, V, Vinv, cond = self._eigen(self.G.toarray())
+            else:
+                cond = None
+            self.cond_V = comm.bcast(cond, root=0)
+            use_eigen = kind == "eigen" or (np.isfinite(self.cond_V) and self.cond_V <= cond_limit)
+            if use_eigen:
+                self.d = self._bcast(d, (layout.N,))
+                self.V = self._bcast(V, (layout.N, layout.N))
+                self.Vinv = self._bcast(Vinv, (layout.N, layout.N))
+                self.kind = "eigen"
+                if kind == "auto":
+                    self.verify_error = self.verify()
+                    if not self.verify_error <= VERIFY_TOL:
+                        use_eigen = False
+            if not use_eigen:
+                self.d = self.V = self.Vinv = None
+                kind = "schur"
+        if kind == "schur":
+            T = Q = None
+            if comm.Get_rank() == 0:
+                T, Q = sla.schur(self.G.toarray(), output="complex")
+            self.T = T                                   # the triangular solve runs on rank 0 only
+            self.Q = self._bcast(Q, (layout.N, layout.N))
+            self.kind = "schur"
+        self.setup_seconds = time.perf_counter() - t0
+
+    # --- set-up helpers ---
+    @staticmethod
+    def _eigen(G: np.ndarray):
+        d, V = np.linalg.eig(G)
+        try:
+            Vinv = np.linalg.inv(V)
+        except np.linalg.LinAlgError:
+            return d, V, None, np.inf
+        cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
+        return d, V, Vinv, cond
+
+    def _bcast(self, arr, shape):
+        comm = self.layout.comm
+        if comm.Get_size() == 1:
+            return arr
+        if comm.Get_rank() != 0:
+            arr = np.empty(shape, dtype=DTYPE)
+        arr = np.ascontiguousarray(arr, dtype=DTYPE)
+        comm.Bcast([arr, MPI.C_DOUBLE_COMPLEX], root=0)
+        return arr
+
+    # --- application ---
+    def apply(self, C_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:
+        """This rank's rows of X with ``G X + X G^+ + s X = C`` (``s = shift``, default ``self.shift``)."""
+        s = self.shift if shift is None else complex(shift)
+        C_rows = np.asarray(C_rows, dtype=DTYPE).reshape(self.layout.rows, self.layout.N)
+        if self.kind == "eigen":
+            return self._apply_eigen(C_rows, s)
+        return self._apply_schur(C_rows, s)
+
+    def _apply_eigen(self, C_rows, s):
+        lay = self.layout
+        W = C_rows @ self.Vinv.conj().T                     # rows of C V^-+
+        ZT = transpose_rows(W, lay) @ self.Vinv.T             # rows of (V^-1 C V^-+)^T
+        j = np.arange(lay.i0, lay.i1)
+        ZT /= (self.d[None, :] + np.conj(self.d[j])[:, None] + s)   # Y^T_ji = Z^T_ji / (d_i + d_j^* + s)
+        UT = ZT @ self.V.T                                   # rows of (V Y)^T
+        return transpose_rows(UT, lay) @ self.V.conj().T     # rows of V Y V^+
+
+    def _apply_schur(self, C_rows, s):
+        lay = self.layout
+        comm = lay.comm
+        W = C_rows @ self.Q                                  # rows of C Q
+        FT = transpose_rows(W, lay) @ self.Q.conj()          # rows of (Q^+ C Q)^T
+        b = lay.all_bounds()
+        counts = [(b[r + 1] - b[r]) * lay.N for r in range(comm.Get_size())]
+        full = None
+        if comm.Get_rank() == 0:
+            full = np.empty((lay.N, lay.N), dtype=DTYPE)
+        if comm.Get_size() > 1:
+            comm.Gatherv(np.ascontiguousarray(FT), [full, (counts, None), MPI.C_DOUBLE_COMPLEX]
+                         if full is not None else None, root=0)
+        else:
+            full = FT
+        YT = np.empty((lay.rows, lay.N), dtype=DTYPE)
+        if comm.Get_rank() == 0:
+            F = np.ascontiguousarray(full.T)
+            A = self.T + s * np.eye(lay.N) if s != 0 else self.T
+            Y = solve_triangular_sylvester(A, self.T, F)
+            YTfull = np.ascontiguousarray(Y.T)
+        else:
+            YTfull = None
+        if comm.Get_size() > 1:
+            comm.Scatterv([YTfull, (counts, None), MPI.C_DOUBLE_COMPLEX] if YTfull is not None else None,
+                          YT, root=0)
+        else:
+            YT = YTfull
+        UT = YT @ self.Q.T                                   # rows of (Q Y)^T
+        return transpose_rows(UT, lay) @ self.Q.conj().T     # rows of Q Y Q^+
+
+    # --- checks ---
+    def L0(self, X_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:
+        """Rows of ``G X + X G^+ + s X`` (sparse G; one transpose for the left product)."""
+        s = self.shift if shift is None else complex(shift)
+        lay = self.layout
+        # (G X)^T = X^T G^T: rows of X^T times G^T
+        GX_T = (self.G @ transpose_rows(X_rows, lay).T).T
+        GX = transpose_rows(np.ascontiguousarray(GX_T), lay)
+        XGh = (self.G.conj() @ X_rows.T).T
+        return GX + XGh + s * X_rows
+
+    def verify(self, seed: int = 12345) -> float:
+        """Relative error ``||L0(L0^-1 C) - C|| / ||C||`` on a random C (collective)."""
+        lay = self.layout
+        rng = np.random.default_rng(seed + lay.i0)
+        C = rng.standard_normal((lay.rows, lay.N)) + 1j * rng.standard_normal((lay.rows, lay.N))
+        R = self.L0(self.apply(C)) - C
+        num, den = allreduce_sum(np.array([np.vdot(R, R).real, np.vdot(C, C).real]), lay.comm)
+        return float(np.sqrt(num / den))
+
+    def report(self) -> dict:
+        return {"kind": self.kind, "requested_kind": self.requested_kind,
+                "cond_V": self.cond_V, "verify_error": self.verify_error,
+                "setup_seconds": self.setup_seconds}
+
+
+# --- PETSc preconditioner -------------------------------------------------------------------------
+
+class L0PC:
+    """PETSc ``python`` preconditioner applying ``sign * L0^-1`` (default ``sign = -1``).
+
+    Built directly with :func:`as_pc`, or from the options database with
+    ``-pc_type python -pc_python_type pjcsync.sylvester.L0PC``: then the operator must be one
+    of pjcsync's python matrices whose context has ``H``, ``c_ops`` and ``layout`` (or a ready
+    ``sylvester`` attribute), as the ``krylov`` method's bordered operator does.
+    ``-pjcsync_pc_kind auto|eigen|schur`` chooses the decomposition in that case."""
+
+    def __init__(self, inverse: SylvesterInverse | None = None, sign: float = -1.0):
+        self.inverse = inverse
+        self.sign = sign
+
+    def setUp(self, pc):
+        if self.inverse is not None:
+            return
+        _, P = pc.getOperators()
+        ctx = P.getPythonContext() if P.getType() == "python" else None
+        if ctx is not None and getattr(ctx, "sylvester", None) is not None:
+            self.inverse = ctx.sylvester
+            return
+        if ctx is None or not all(hasattr(ctx, k) for k in ("H", "c_ops", "layout")):
+            raise PjcsyncError("pjcsync.sylvester.L0PC needs pjcsync's operator (a python Mat whose "
+                               "context has H, c_ops, layout): use it with the krylov steady state")
+        kind = PETSc.Options().getString("pjcsync_pc_kind", "auto")
+        self.inverse = SylvesterInverse(ctx.H, ctx.c_ops, ctx.layout, kind=kind)
+        ctx.sylvester = self.inverse
+
+    def apply(self, pc, x, y):
+        lay = self.inverse.layout
+        X = self.inverse.apply(x.getArray(readonly=True).reshape(lay.rows, lay.N))
+        if self.sign != 1.0:
+            X *= self.sign
+        y.setArray(X.ravel())
+
+    def view(self, pc, viewer):
+        if self.inverse is not None:
+            r = self.inverse.report()
+            viewer.printfASCII(f"  pjcsync L0^-1 ({r['kind']}, cond_V = {r['cond_V']}), sign {self.sign:+g}\n")
+
+
+def as_pc(inverse: SylvesterInverse, sign: float = -1.0, comm=None) -> PETSc.PC:
+    """A PETSc PC (python type) applying ``sign * L0^-1`` with a ready :class:`SylvesterInverse`."""
+    pc = PETSc.PC().create(comm=comm or inverse.layout.comm)
+    pc.setType(PETSc.PC.Type.PYTHON)
+    pc.setPythonContext(L0PC(inverse, sign))
+    return pc

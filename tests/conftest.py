@@ -1,0 +1,71 @@
+"""Shared test helpers.
+
+MPI parts run in subprocesses under ``scripts/mpirun.sh`` with a timeout, so a hang or an
+abort on one rank fails the test instead of blocking the suite.  ``run_cli(args, ranks)`` runs
+``pjcsync ARGS`` and ``run_mpi_script(path, ranks)`` runs a Python file; both return the
+CompletedProcess.  ``cli_json`` parses ``--json`` output.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MPIRUN = str(ROOT / "scripts" / "mpirun.sh")
+EXAMPLES = ROOT / "examples"
+
+
+def _env():
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_cli(args: list[str], ranks: int = 1, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pjcsync", *map(str, args)]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=cwd)
+
+
+def run_mpi_script(script: str | Path, ranks: int, args: list[str] = (), timeout: float = 300) -> subprocess.CompletedProcess:
+    cmd = [MPIRUN, "-n", str(ranks), sys.executable, str(script), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def cli_json(args: list[str], ranks: int = 1, timeout: float = 300):
+    """Run ``pjcsync ARGS --json`` and parse its (single) JSON object; fails the test with stderr."""
+    p = run_cli([*args, "--json"], ranks, timeout)
+    assert p.returncode == 0, f"pjcsync {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stderr[-3000:]}"
+    return json.loads(p.stdout)
+
+
+def write_config(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def fig8_small(tmp_path):
+    """Fig. 8's parameters (gamma_s = 3e-3) with few cavity levels: fast and well converged."""
+    return write_config(tmp_path, """
+[cavity]
+levels = 12
+decay = 0.3
+frequency = 10.0
+[qubits]
+detuning = [1.0, -1.0]
+coupling = 1.0
+decay = 3e-3
+[drive]
+amplitude = 0.25
+detuning = 0.0
+""")

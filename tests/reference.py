@@ -1,0 +1,70 @@
+"""Independent dense references for small systems (numpy only; no pjcsync operator code).
+
+Operators are built here from scratch with numpy Kronecker products, and the Liouvillian
+is built column by column by applying the Lindblad map of eq. (9) to the basis matrices
+E_kl: no vectorization identity is shared with the code under test."""
+import numpy as np
+
+
+def ops(levels, M):
+    a1 = np.diag(np.sqrt(np.arange(1, levels)), 1).astype(complex)
+    sm1 = np.array([[0, 0], [1, 0]], dtype=complex)      # |down><up|, basis 0 = up
+    sz1 = np.diag([1.0, -1.0]).astype(complex)
+
+    def emb(op, site):
+        mats = [np.eye(levels)] + [np.eye(2)] * M
+        mats[site] = op
+        out = mats[0]
+        for m in mats[1:]:
+            out = np.kron(out, m)
+        return out.astype(complex)
+    a = emb(a1, 0)
+    sm = [emb(sm1, l + 1) for l in range(M)]
+    sz = [emb(sz1, l + 1) for l in range(M)]
+    return a, sm, sz
+
+
+def rwa_hamiltonian(levels, detunings, couplings, F, drive_detuning):
+    M = len(detunings)
+    a, sm, sz = ops(levels, M)
+    wr = -drive_detuning
+    H = wr * a.conj().T @ a + F * (a + a.conj().T)
+    for l in range(M):
+        H += couplings[l] * (a @ sm[l].conj().T + a.conj().T @ sm[l]) + 0.5 * (detunings[l] + wr) * sz[l]
+    return H
+
+
+def collapse(levels, M, gamma, gamma_s):
+    a, sm, _ = ops(levels, M)
+    out = [np.sqrt(gamma) * a] if gamma > 0 else []
+    out += [np.sqrt(g) * sm[l] for l, g in enumerate(gamma_s) if g > 0]
+    return out
+
+
+def lindblad_map(H, c_ops, rho):
+    out = -1j * (H @ rho - rho @ H)
+    for c in c_ops:
+        cd = c.conj().T
+        out += c @ rho @ cd - 0.5 * (cd @ c @ rho + rho @ cd @ c)
+    return out
+
+
+def dense_liouvillian(H, c_ops):
+    """Row-major vectorized L: column r = k*N + l is vec(L(E_kl))."""
+    N = H.shape[0]
+    L = np.zeros((N * N, N * N), dtype=complex)
+    for k in range(N):
+        for l in range(N):
+            E = np.zeros((N, N), dtype=complex)
+            E[k, l] = 1.0
+            L[:, k * N + l] = lindblad_map(H, c_ops, E).ravel()
+    return L
+
+
+def steady_state_dense(H, c_ops):
+    """Null vector of the dense L by SVD, normalized to unit trace."""
+    L = dense_liouvillian(H, c_ops)
+    _, _, vh = np.linalg.svd(L)
+    N = H.shape[0]
+    rho = vh[-1].conj().reshape(N, N)
+    return rho / np.trace(rho)
