@@ -6,6 +6,8 @@
     pjcsync rate   CONFIG [--star] [--set ...] [--json]
     pjcsync semiclassical CONFIG [--set semiclassical.sweep=[...] ...] [--json]
     pjcsync gap    CONFIG [--set gap.nev=N ...] [--json] [PETSc/SLEPc options: -eps_*, -st_*]
+    pjcsync sweep  CONFIG [--out FILE] [--groups K] [--task i/n] [--resume | --overwrite] [--json]
+    pjcsync merge  OUT [INPUT ...] [--partial]
 
 Options that start with a single dash and a letter (``-ksp_type gmres``, ``-log_view``) are
 PETSc options and go to the options database.  Exit status: 0 success, 1 a failed computation
@@ -83,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p = sub.add_parser("gap", help="slowest nonzero eigenvalues of L (SLEPc shift-and-invert) with residuals")
     _add_common(p)
+    p = sub.add_parser("sweep", help="steady states over the [sweep] grid: warm starts, --groups of ranks, "
+                                     "array tasks, --resume; one HDF5 file of points")
+    _add_common(p)
+    p.add_argument("--out", metavar="FILE", help="results file (default: CONFIG's name with .h5, "
+                   "in the current directory)")
+    p.add_argument("--groups", type=int, default=1, metavar="K",
+                   help="split the ranks into K groups, each solving a contiguous share of the points")
+    p.add_argument("--task", metavar="i/n", help="array task i of n (0-based; default: "
+                   "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set); writes STEM.task-i-of-n.h5")
+    p.add_argument("--resume", action="store_true", help="keep the points already written, compute the rest")
+    p.add_argument("--overwrite", action="store_true", help="discard an earlier run's file and points")
+    p = sub.add_parser("merge", help="join the files of a sweep's array tasks (or an interrupted run's "
+                                     "FILE.parts) into one results file")
+    p.add_argument("out", help="merged results file to write")
+    p.add_argument("inputs", nargs="*", help="task files or .parts directories (default: OUT's "
+                   "STEM.task-*-of-*.h5)")
+    p.add_argument("--partial", action="store_true", help="write the file even if points are missing")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("show", help="print an HDF5 results file written with --out")
     p.add_argument("file", help="results file (HDF5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -175,10 +195,27 @@ def cmd_show(args, cfg=None) -> dict:
     with the same keys as ``pjcsync steady --json`` plus ``versions``, ``ranks``, ``created``."""
     from .parallel import InputError
     from .results import ResultsFileError, load
+    from pathlib import Path
     try:
         data = load(args.file, rho=False)
     except ResultsFileError as exc:
+        if Path(f"{args.file}.parts").is_dir():
+            exc = (f"{args.file!r} is not written yet: its sweep is running or was interrupted "
+                   f"({args.file}.parts holds the finished points; pjcsync sweep --resume, or "
+                   f"pjcsync merge OUT {args.file}.parts --partial)")
         raise InputError(str(exc)) from None
+    if "sweep" in data:                     # a sweep: one JSON object (or table row) per point
+        from .sweep import format_points, point_record
+        if args.json:
+            for p in data["points"]:
+                _emit_json(point_record(p))
+        else:
+            sw = data["sweep"]
+            _emit(f"{args.file}: sweep of {', '.join(sw['names'])} (grid {' x '.join(map(str, sw['shape']))}), "
+                  f"{len(data['points'])} of {sw['task_points']} points"
+                  f"{'' if sw['task'] == [0, 1] else ' of task %d/%d' % tuple(sw['task'])}, "
+                  f"written {data['created']}\n" + format_points(data["points"]))
+        return data
     if args.json:
         _emit_json(data)
     else:
@@ -358,7 +395,67 @@ def cmd_gap(args, cfg) -> dict:
     return out
 
 
-COMMANDS = {"info": cmd_info, "steady": cmd_steady, "show": cmd_show, "rate": cmd_rate,
+def cmd_sweep(args, cfg) -> dict:
+    """``pjcsync sweep``: see :mod:`pjcsync.sweep`.  Progress lines go to stderr (world rank 0);
+    the points (table, or one JSON object per point) to stdout.  Exit 1 if a point failed (the
+    others are written; --resume retries the failed ones)."""
+    from pathlib import Path
+    from .parallel import PjcsyncError
+    from . import sweep as sw
+    if args.resume and args.overwrite:
+        from .parallel import InputError
+        raise InputError("--resume and --overwrite exclude each other")
+    out = args.out or Path(args.config).with_suffix(".h5").name
+    task = sw.parse_task(args.task)
+    res = sw.run_sweep(cfg, out, groups=args.groups, task=task, resume=args.resume,
+                       overwrite=args.overwrite, force=args.force, command=sys.argv,
+                       log=_emit_err)
+    s = res["summary"]
+    if res["points"] is not None:
+        if args.json:
+            for p in res["points"]:
+                _emit_json(sw.point_record(p))
+        else:
+            _emit(sw.format_points(res["points"]))
+    warm, cold = s["iterations_warm"], s["iterations_cold"]
+    line = (f"sweep: {s['computed']} points computed ({s['already_done']} already done) in "
+            f"{s['seconds']:.1f} s on {s['ranks']} rank(s), {s['groups']} group(s) -> {res['file']}")
+    if warm and cold and all(isinstance(v, int) for v in warm + cold):
+        line += (f"; iterations: {sum(cold) / len(cold):.1f} per cold start, "
+                 f"{sum(warm) / len(warm):.1f} per warm start")
+    if s["iterations_saved"]:
+        line += f"; warm starts saved {sum(s['iterations_saved'])} iterations in all"
+    _emit_err(line)
+    if res["failed"]:
+        k, msg = res["failed"][0]
+        raise PjcsyncError(f"{len(res['failed'])} point(s) failed (first: point {k}: {msg}); the others "
+                           f"are in {res['file']}; --resume retries the failed ones", collective=True)
+    return res
+
+
+def cmd_merge(args, cfg=None) -> dict:
+    """``pjcsync merge OUT [INPUT ...]``: :func:`pjcsync.sweep.merge` on rank 0."""
+    from mpi4py import MPI
+    from .parallel import InputError, PjcsyncError
+    from . import sweep as sw
+    res, err = None, None
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        try:
+            res = sw.merge(args.out, args.inputs, partial=args.partial, command=sys.argv)
+        except (InputError, PjcsyncError) as exc:
+            err = (type(exc).__name__, str(exc))
+    res, err = MPI.COMM_WORLD.bcast((res, err), root=0)
+    if err:
+        raise (InputError(err[1]) if err[0] == "InputError" else PjcsyncError(err[1], collective=True))
+    if args.json:
+        _emit_json(res)
+    else:
+        _emit(f"merged {res['points']} of {res['total']} points into {res['file']}"
+              + (f" ({len(res['missing'])} missing)" if res["missing"] else ""))
+    return res
+
+
+COMMANDS = {"sweep": cmd_sweep, "merge": cmd_merge, "info": cmd_info, "steady": cmd_steady, "show": cmd_show, "rate": cmd_rate,
             "evolve": cmd_evolve, "semiclassical": cmd_semiclassical, "gap": cmd_gap}
 
 

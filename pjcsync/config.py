@@ -36,7 +36,11 @@ class Key:
     """One configuration key: its kind, default and documentation.
 
     kind is one of "int", "float", "str", "bool", "floats" (list of numbers),
-    "float|floats" (a number or a list of numbers, one per qubit), "str|float".
+    "float|floats" (a number or a list of numbers, one per qubit), "str|float", or "values":
+    a table of keys of the section named like this key, each with a non-empty list of values
+    or ``{start, stop, num}`` (num evenly spaced numbers, both ends included), e.g. the sweep's
+    ``[sweep.drive] detuning = {start = -2, stop = 2, num = 41}``; every value is checked
+    against the named key's own kind, and ranges are expanded to lists.
     ``default=REQUIRED`` marks a key that must be given.
     """
 
@@ -102,8 +106,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "harmonics": Key("int", 0, "pjcsync steady: 0 = the RWA steady state; K >= 1 = the periodic "
                          "steady state of the lab-frame model with harmonics e^{2ik omega t}, |k| <= K",
                          minimum=0),
-        "method": Key("str", "auto", "solver of the harmonic block system",
-                      choices=("auto", "direct", "gmres")),
+        "method": Key("str", "auto", "solver of the harmonic block system: 'direct' (MUMPS), 'gmres' "
+                      "(block Gauss-Seidel over harmonics with LU blocks), 'sylvester' (GMRES with "
+                      "shifted Sylvester blocks; needs qubit damping)",
+                      choices=("auto", "direct", "gmres", "sylvester")),
     },
     "rate": {
         "max_order": Key("int", 60, "highest order of the rate series (R)/(R)* (eqs. 19-30)", minimum=0),
@@ -128,6 +134,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
                            "'auto' (when N <= max_exact_N), 'always' or 'never'",
                            choices=("auto", "always", "never")),
         "max_exact_N": Key("int", 100, "largest N = n_c 2^M for the automatic error bound", minimum=2),
+    },
+    "sweep": {
+        "cavity": Key("values", {}, "[cavity] keys to vary (pjcsync sweep): key = [values] or "
+                      "{start, stop, num}"),
+        "qubits": Key("values", {}, "[qubits] keys to vary: a number per point (every qubit) or a "
+                      "list per point, e.g. detuning = [[2.0, -2.0], [2.0, 3.0]]"),
+        "drive": Key("values", {}, "[drive] keys to vary; several keys make a grid, drive.detuning "
+                     "varying fastest (the warm-started frequency sweep)"),
+        "warm_start": Key("bool", True, "start each point's iterative solve from its neighbour's "
+                          "steady state"),
+        "cold_reference": Key("bool", False, "also solve every warm-started point from the cold "
+                              "initial guess and record the iterations saved (twice the work)"),
     },
     "gap": {
         "nev": Key("int", 4, "number of nonzero eigenvalues of L nearest 0", minimum=1),
@@ -166,9 +184,12 @@ def _coerce(section: str, name: str, key: Key, value: Any) -> Any:
         if kind == "floats" and isinstance(value, list) and all(_is_number(v) for v in value):
             out = [float(v) for v in value]
             break
+        if kind == "values" and isinstance(value, dict):
+            out = _coerce_values(name, value)
+            break
     else:
         expected = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-                    "floats": "a list of numbers"}
+                    "floats": "a list of numbers", "values": f"a table of [{name}] keys"}
         want = " or ".join(expected[k] for k in kinds)
         raise ConfigError(f"{where} must be {want}, got {value!r}")
     values = out if isinstance(out, list) else [out]
@@ -185,6 +206,36 @@ def _coerce(section: str, name: str, key: Key, value: Any) -> Any:
         msg = key.check(out)
         if msg:
             raise ConfigError(f"{where} {msg}")
+    return out
+
+
+def _coerce_values(target: str, table: dict) -> dict:
+    """Kind "values": ``{key: [v, ...] or {start, stop, num}}`` for keys of section ``target``;
+    returns ``{key: [checked values]}``."""
+    keys = SCHEMA.get(target, {})
+    out = {}
+    for name, spec in table.items():
+        where = f"[sweep.{target}] {name}"
+        if name not in keys or keys[name].kind == "values":
+            raise ConfigError(f"{where}: {target}.{name} is not a key that can vary "
+                              f"(known: {', '.join(k for k in keys if keys[k].kind != 'values')})")
+        if isinstance(spec, dict):
+            if set(spec) != {"start", "stop", "num"}:
+                raise ConfigError(f"{where} must be a list or {{start, stop, num}}, got keys "
+                                  f"{', '.join(map(repr, spec))}")
+            if not (isinstance(spec["num"], int) and not isinstance(spec["num"], bool) and spec["num"] >= 1):
+                raise ConfigError(f"{where}: num must be a positive integer, got {spec['num']!r}")
+            if not (_is_number(spec["start"]) and _is_number(spec["stop"])):
+                raise ConfigError(f"{where}: start and stop must be numbers")
+            n, a, b = spec["num"], float(spec["start"]), float(spec["stop"])
+            spec = [a + (b - a) * k / (n - 1) if 0 < k < n - 1 else (a, b)[k > 0] for k in range(n)]
+        if not isinstance(spec, list) or not spec:
+            raise ConfigError(f"{where} must be a non-empty list of values or {{start, stop, num}}, "
+                              f"got {spec!r}")
+        try:
+            out[name] = [_coerce(target, name, keys[name], v) for v in spec]
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return out
 
 
@@ -224,7 +275,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
             raise ConfigError(f"[{section}] is not a table")
-        data[section][name] = value
+        table = data[section]
+        *outer, name = name.split(".")      # sweep.drive.detuning=... sets [sweep.drive] detuning
+        for part in outer:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {text!r}: {section}.{part} is not a table")
+        table[name] = value
     return validate(data)
 
 
@@ -243,7 +300,7 @@ def validate(data: dict) -> dict:
                 raise ConfigError(f"unknown key {name!r} in [{section}] (known: {', '.join(keys)})")
         out[section] = {}
         for name, key in keys.items():
-            if name in given:
+            if given.get(name) is not None:   # None (JSON null from a results file) = not given
                 out[section][name] = _coerce(section, name, key, given[name])
             elif key.default is REQUIRED:
                 raise ConfigError(f"[{section}] {name} is required ({key.doc})")

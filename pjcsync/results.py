@@ -32,7 +32,7 @@ import numpy as np
 
 FORMAT = "pjcsync-results"
 FORMAT_VERSION = 1
-POINT_ATTRS = ("config", "solver", "checks", "warnings")
+POINT_ATTRS = ("config", "solver", "checks", "warnings", "index", "parameters")   # the last two: sweeps
 
 
 class ResultsFileError(ValueError):
@@ -66,6 +66,8 @@ def _toml_value(v) -> str:
         return json.dumps(v)            # a JSON string is a valid TOML basic string
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):             # an inline table, e.g. [sweep] drive = {detuning = [...]}
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
@@ -307,6 +309,39 @@ def _write_serial_rank0(tmp, point, header, rho_rows, layout, with_rho) -> str |
     return error
 
 
+def write_points(path: str | Path, points: list[dict], ranks: int = 1, command=None,
+                 sweep: dict | None = None, versions: dict | None = None) -> Path:
+    """Write ``points`` (dicts as for :func:`write_point`, each with its ``index``) to a
+    ``kind = "points"`` file by this process alone: ``/points/<index>``, in index order.
+
+    ``sweep`` (JSON) describes the sweep the points belong to (:mod:`pjcsync.sweep`).  The file
+    is written to ``FILE.tmp-<pid>``, flushed to disk (fsync) and renamed: it is complete or
+    absent, and survives the process being killed right after this returns."""
+    import h5py
+    path = Path(path)
+    tmp = Path(f"{path}.tmp-{os.getpid()}")
+    header = {"ranks": ranks, "versions": versions or software_versions(), "command": command,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            _root_attrs(f, "points", header)
+            if sweep is not None:
+                f.attrs["sweep"] = _dumps(sweep)
+            group = f.create_group("points", track_order=True)
+            for point in sorted(points, key=lambda p: int(p["index"])):
+                write_point(group.create_group(str(int(point["index"]))), point)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        tmp.unlink(missing_ok=True)
+        raise ResultsFileError(f"could not write {str(path)!r}: {type(exc).__name__}: {exc}") from None
+    return path
+
+
 def _rho_attrs(ds) -> None:
     ds.attrs["convention"] = ("rho[i, j]; i = ((n * 2 + q_1) * 2 + q_2) ..., cavity first, "
                               "qubit digit 0 = up, 1 = down")
@@ -346,6 +381,8 @@ def load(path: str | Path, rho: bool = True) -> dict:
                "created": str(f.attrs.get("created", "")), "ranks": int(f.attrs.get("ranks", 1)),
                "versions": json.loads(f.attrs.get("versions", "{}")),
                "command": json.loads(f.attrs.get("command", "[]"))}
+        if "sweep" in f.attrs:
+            out["sweep"] = json.loads(f.attrs["sweep"])
         if out["kind"] == "points":
             pts = f.get("points", {})
             out["points"] = [read_point(pts[k], rho) for k in sorted(pts, key=int)]

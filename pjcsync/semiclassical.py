@@ -9,12 +9,12 @@ Liouvillian of eqs. (3)-(6) (``H`` of :meth:`pjcsync.model.Model.hamiltonian`, c
 ``sqrt(gamma) a`` and ``sqrt(gamma_s,l) sigma_l^-``).  Its minimum ``S_min = epsilon^2`` measures
 how far the best product state is from a steady state (Appendix A.3).
 
-Exact evaluation, no Fock truncation (DESIGN section 6).  With ``e0 = |alpha>``,
-``e1 = a^+|alpha>`` every cavity factor of ``L(rho)`` lies in ``span{|e_p><e_q|}``, because
-``a|alpha> = alpha|alpha>`` and ``a^+a|alpha> = alpha a^+|alpha>``; the Gram matrix of
-``(e0, e1)`` is ``G = [[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``.  A cavity operator
-``X = sum C_pq |e_p><e_q|`` is stored as its 2 x 2 coefficient matrix ``C`` and
-``<X, Y> = Tr(X^+ Y) = Tr(C_X^+ G C_Y G)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,
+Exact evaluation, no Fock truncation (DESIGN section 6).  Every cavity factor of ``L(rho)``
+lies in the span of ``|f_p><f_q|`` with ``f0 = |alpha>`` and ``f1 = (a^+ - conj(alpha))|alpha>``
+(the displaced one-photon state), because ``a|alpha> = alpha|alpha>`` and ``a^+|alpha> = f1 +
+conj(alpha) f0``.  This basis is orthonormal (DESIGN's ``e1 = a^+|alpha>`` has the Gram matrix
+``[[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``, and evaluating in it loses ~|alpha|^4 digits to
+cancellation), so a cavity operator is its 2 x 2 coefficient matrix and ``<X, Y> = Tr(C_X^+ C_Y)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,
 
     L(rho) = X0 (x) R  +  sum_l T_l (x) R_without_l
 
@@ -29,9 +29,9 @@ which is O(M) work (not even O(M^2)), vectorized over the qubits.  The gradient 
 (forward derivatives qubit by qubit, also O(M)).  Checked in tests against a brute-force
 truncated ``||L(rho)||^2``, against eqs. (35), (38)-(40) for M <= 1, and against eq. (36).
 
-Minimization: L-BFGS over ``(alpha_x, alpha_y, v_1 .. v_M)`` with ``b = v sin|v| / |v|``, a
-smooth map of R^3 onto the closed unit ball (the boundary is reached at ``|v| = pi/2``), from
-several starting points; distinct local minima are all reported, and two minima with
+Minimization: L-BFGS over ``(alpha_x, alpha_y, b_1 .. b_M)``, and when that leaves the unit
+ball, again with ``b = v sin|v| / |v|``, a smooth map of R^3 onto the closed ball (the boundary
+is reached at ``|v| = pi/2``), from several starting points; distinct local minima are all reported, and two minima with
 ``S <= bistability * S_min`` flag the semiclassical bistability of Appendix A.3.
 
 Conventions: Pauli expectations ``<sigma_x,y,z,l> = b_l``, ``<S_x> = sum_l b_lx / 2``,
@@ -82,55 +82,41 @@ class Params:
         return len(self.Omega)
 
 
-def _inner(X, Y, G):
-    """``Tr(X^+ G Y G)`` over the trailing two axes (batched): the Frobenius inner product of
-    operators given by coefficient matrices in a basis of Gram matrix G."""
-    return (X.conj() * (G @ Y @ G)).sum(axis=(-2, -1))
-
-
-def _inner_dG(X, Y, G, dG):
-    """Derivative of ``_inner(X, Y, G)`` with respect to G along dG."""
-    return (X.conj() * (dG @ Y @ G + G @ Y @ dG)).sum(axis=(-2, -1))
-
-
-def _gram(alpha):
-    return np.array([[1.0, np.conj(alpha)], [alpha, abs(alpha) ** 2 + 1.0]])
+def _inner(X, Y):
+    """``Tr(X^+ Y)`` over the trailing two axes (batched): the Frobenius inner product of
+    operators given by coefficient matrices in an orthonormal basis."""
+    return (X.conj() * Y).sum(axis=(-2, -1))
 
 
 def _cavity_term(p: Params, alpha):
-    """Coefficients of ``X0 = L_cavity(|alpha><alpha|)`` (eq. 33) in the basis |e_p><e_q|."""
-    wr, F, g = p.omega_r, p.F, p.gamma
-    e10 = -1j * wr * alpha - 1j * F - 0.5 * g * alpha
-    return np.array([[2 * F * alpha.imag + g * abs(alpha) ** 2, np.conj(e10)], [e10, 0.0]])
-
-
-def _cavity_term_derivs(p: Params, alpha):
-    """``dX0/d alpha_x`` and ``dX0/d alpha_y``."""
-    wr, F, g = p.omega_r, p.F, p.gamma
-    c = -1j * wr - 0.5 * g
-    dx = np.array([[2 * g * alpha.real, np.conj(c)], [c, 0.0]])
-    dy = np.array([[2 * F + 2 * g * alpha.imag, np.conj(1j * c)], [1j * c, 0.0]])
-    return dx, dy
+    """Coefficients of ``X0 = L_cavity(|alpha><alpha|)`` (eq. 33) in the basis |f_p><f_q|:
+    ``[[0, conj(c)], [c, 0]]`` with ``c = -i (omega_r alpha + F) - gamma alpha / 2``; the
+    ``|alpha><alpha|`` component vanishes exactly (eq. 36 makes c = 0 too)."""
+    c = -1j * (p.omega_r * alpha + p.F) - 0.5 * p.gamma * alpha
+    return np.array([[0.0, np.conj(c)], [c, 0.0]])
 
 
 def _qubit_blocks(p: Params, rho, alpha, extra_axes: int = 0):
-    """``Z^00, Z^01, Z^10`` of ``T_l = sum_pq |e_p><e_q| (x) Z^pq`` for qubit states ``rho``.
+    """``Z^00, Z^01, Z^10`` of ``T_l = sum_pq |f_p><f_q| (x) Z^pq`` for qubit states ``rho``.
 
-    Linear in rho (so also used for the derivative directions ``sigma_i / 2``); rho has shape
-    (M, [k,] 2, 2).  ``Z^11 = 0``."""
+    ``Z^00 = D_l(rho) - i lambda_l [alpha s^+ + conj(alpha) s^-, rho]`` (qubit-only terms plus
+    the mean-field coupling), ``Z^10 = -i lambda_l s^- rho``, ``Z^01 = i lambda_l rho s^+``,
+    ``Z^11 = 0``.  Linear in rho (so also used for the derivative directions ``sigma_i / 2``);
+    rho has shape (M, [k,] 2, 2)."""
     shape = (p.M,) + (1,) * extra_axes + (1, 1)
     Om, lam, gs = (x.reshape(shape) for x in (p.Omega, p.lam, p.gs))
     D = (-0.5j * Om * (SZ @ rho - rho @ SZ)
          + gs * (SM @ rho @ SP - 0.5 * (PUP @ rho + rho @ PUP)))
-    Z00 = D - 1j * lam * (alpha * (SP @ rho) - np.conj(alpha) * (rho @ SM))
+    mf = alpha * SP + np.conj(alpha) * SM
+    Z00 = D - 1j * lam * (mf @ rho - rho @ mf)
     Z01 = 1j * lam * (rho @ SP)
     Z10 = -1j * lam * (SM @ rho)
     return Z00, Z01, Z10
 
 
 def _assemble(Z00, Z01, Z10):
-    """The 4 x 4 coefficient matrix of ``T_l`` (cavity index major) and ``W_l``'s pieces."""
-    C = np.zeros(Z00.shape[:-2] + (4, 4), dtype=complex)
+    """The 4 x 4 coefficient matrix of ``T_l`` (cavity index major)."""
+    C = np.zeros(np.broadcast_shapes(Z00.shape, Z01.shape, Z10.shape)[:-2] + (4, 4), dtype=complex)
     C[..., 0:2, 0:2] = Z00
     C[..., 0:2, 2:4] = Z01
     C[..., 2:4, 0:2] = Z10
@@ -159,8 +145,6 @@ def functional(p: Params, alpha: complex, b: np.ndarray, gradient: bool = False)
     ``(S, dS/dalpha_x, dS/dalpha_y, dS/db)`` (dS/db of shape (M, 3))."""
     alpha = complex(alpha)
     b = np.asarray(b, dtype=float).reshape(p.M, 3)
-    G = _gram(alpha)
-    Gt = np.kron(G, I2)
     X0 = _cavity_term(p, alpha)
     rho = 0.5 * (I2 + np.einsum("li,ijk->ljk", b, PAULI))
     u = 0.5 * (1.0 + (b * b).sum(axis=1))
@@ -168,12 +152,12 @@ def functional(p: Params, alpha: complex, b: np.ndarray, gradient: bool = False)
     Z = _qubit_blocks(p, rho, alpha)
     C = _assemble(*Z)
     W = _w_matrix(rho, *Z)
-    n0 = _inner(X0, X0, G).real
-    xw = _inner(X0, W, G)
-    cc = _inner(C, C, Gt).real
-    ww = _inner(W, W, G).real
+    n0 = _inner(X0, X0).real
+    xw = _inner(X0, W)
+    cc = _inner(C, C).real
+    ww = _inner(W, W).real
     V = (W / u[:, None, None]).sum(axis=0)
-    vv = _inner(V, V, G).real
+    vv = _inner(V, V).real
     Nl = 2 * xw.real + cc
     Q = n0 + (Nl / u).sum() + vv - (ww / u ** 2).sum()
     S = U * Q
@@ -184,34 +168,29 @@ def functional(p: Params, alpha: complex, b: np.ndarray, gradient: bool = False)
     drho = np.broadcast_to(0.5 * PAULI, (p.M, 3, 2, 2))
     dZ = _qubit_blocks(p, drho, alpha, extra_axes=1)
     dC = _assemble(*dZ)
-    rho_b = rho[:, None]
-    dW = _w_matrix(drho, *(z[:, None] for z in Z)) + _w_matrix(rho_b, *dZ)
+    dW = _w_matrix(drho, *(z[:, None] for z in Z)) + _w_matrix(rho[:, None], *dZ)
     du = b
     u2 = u[:, None]
-    dN = 2 * _inner(X0, dW, G).real + 2 * _inner(C[:, None], dC, Gt).real
+    dN = 2 * _inner(X0, dW).real + 2 * _inner(C[:, None], dC).real
     dQ = (dN / u2 - Nl[:, None] * du / u2 ** 2
-          + 2 * _inner(V, dW / u2[..., None, None] - W[:, None] * (du / u2 ** 2)[..., None, None], G).real
-          - 2 * _inner(W[:, None], dW, G).real / u2 ** 2 + 2 * ww[:, None] * du / u2 ** 3)
+          + 2 * _inner(V, dW / u2[..., None, None] - W[:, None] * (du / u2 ** 2)[..., None, None]).real
+          - 2 * _inner(W[:, None], dW).real / u2 ** 2 + 2 * ww[:, None] * du / u2 ** 3)
     dS_db = U * (dQ + Q * du / u2)
 
-    # d/dalpha_x, d/dalpha_y
-    dX0s = _cavity_term_derivs(p, alpha)
+    # d/dalpha_x, d/dalpha_y (the basis f_p is orthonormal for every alpha: no Gram derivative)
+    c = -1j * p.omega_r - 0.5 * p.gamma
     dS_da = []
-    for dX0, da in zip(dX0s, (1.0, 1j)):
-        dG = np.array([[0.0, np.conj(da)], [da, 2 * (np.conj(alpha) * da).real]])
-        dGt = np.kron(dG, I2)
-        lam = p.lam[:, None, None]
-        dZ00 = -1j * lam * (da * (SP @ rho) - np.conj(da) * (rho @ SM))
-        dCa = np.zeros_like(C)
-        dCa[:, 0:2, 0:2] = dZ00
-        dWa = np.zeros_like(W)
-        dWa[:, 0, 0] = _trace_prod(rho, dZ00)
-        dn0 = 2 * _inner(X0, dX0, G).real + _inner_dG(X0, X0, G, dG).real
-        dxw = _inner(dX0, W, G) + _inner(X0, dWa, G) + _inner_dG(X0, W, G, dG)
-        dcc = 2 * _inner(C, dCa, Gt).real + _inner_dG(C, C, Gt, dGt).real
-        dww = 2 * _inner(W, dWa, G).real + _inner_dG(W, W, G, dG).real
-        dV = (dWa / u[:, None, None]).sum(axis=0)
-        dvv = 2 * _inner(V, dV, G).real + _inner_dG(V, V, G, dG).real
+    lam = p.lam[:, None, None]
+    for da in (1.0, 1j):
+        dX0 = np.array([[0.0, np.conj(c * da)], [c * da, 0.0]])
+        dmf = da * SP + np.conj(da) * SM
+        dZ00 = -1j * lam * (dmf @ rho - rho @ dmf)
+        dW00 = _trace_prod(rho, dZ00)
+        dn0 = 2 * _inner(X0, dX0).real
+        dxw = _inner(dX0, W) + X0[0, 0].conj() * dW00
+        dcc = 2 * _inner(C[:, 0:2, 0:2], dZ00).real
+        dww = 2 * (W[:, 0, 0].conj() * dW00).real
+        dvv = 2 * (V[0, 0].conj() * (dW00 / u).sum()).real
         dQa = dn0 + ((2 * dxw.real + dcc) / u).sum() + dvv - (dww / u ** 2).sum()
         dS_da.append(U * dQa)
     return S, dS_da[0], dS_da[1], dS_db
@@ -319,40 +298,72 @@ DEFAULTS = {"functional": "absolute", "starts": 8, "seed": 1, "bistability": 2.0
             "distinct": 1e-4}
 
 
-def local_minimum(p: Params, alpha0: complex, b0: np.ndarray, gtol: float = 1e-9,
-                  max_iterations: int = 3000, relative: bool = False) -> tuple[Minimum, int]:
-    """L-BFGS from one start; returns the minimum and the number of functional evaluations.
+def _objective(p: Params, relative: bool, ball: bool):
+    """``f(x)`` and its gradient for L-BFGS.
 
-    The objective is ``log S = log U + log Q`` (``U = prod_l u_l = Tr rho^2``, ``Q = S/U``):
-    the same minima as S, but well scaled even when U is 2^-M small.  With ``relative`` it is
-    ``log Q``, i.e. the relative residual ``||L rho||^2 / ||rho||^2`` is minimized instead."""
-    from scipy.optimize import minimize
+    ``x = (alpha_x, alpha_y, c_1 .. c_M)`` with ``c_l = b_l`` (``ball=False``, Cartesian) or
+    ``b_l = c_l sin|c_l| / |c_l|`` (``ball=True``).  ``f = log S = log U + log Q``
+    (``U = prod_l u_l = Tr rho^2``, ``Q = S/U``): the minima of S, well scaled even when U is
+    2^-M small; with ``relative``, ``f = log Q`` (the relative residual ``||L rho||^2/||rho||^2``)."""
     M = p.M
-    x0 = _pack(complex(alpha0), np.asarray(b0, float).reshape(M, 3))
-    floor = 1e-26 * (1.0 + p.F ** 2 + p.gamma ** 2 + p.omega_r ** 2)
+    # below this Q is round-off (S = 0 exactly at eq. 36): log(Q + floor) stays finite
+    floor = 1e-20 * (1.0 + p.F ** 2 + p.gamma ** 2 + p.omega_r ** 2
+                     + max([0.0, *(p.Omega ** 2), *(p.lam ** 2), *(p.gs ** 2)]))
     count = [0]
 
     def fun(x):
         count[0] += 1
-        alpha, b, v, s, t = _unpack(x, M)
+        if ball:
+            alpha, b, v, s, t = _unpack(x, M)
+        else:
+            alpha, b = complex(x[0], x[1]), x[2:].reshape(M, 3)
         S, dax, day, db = functional(p, alpha, b, gradient=True)
         u = 0.5 * (1.0 + (b * b).sum(axis=1))
         U = float(np.exp(np.log(u).sum()))
-        Q = S / U
+        Q = max(S / U, 0.0)
         # d log(Q + floor) = (dS/U - Q dU/U) / (Q + floor), dU/db = U b / u
         w = 1.0 / (U * (Q + floor))
         gb = w * (db - S * b / u[:, None])
         if not relative:
             gb = gb + b / u[:, None]
-        dv = s[:, None] * gb + t[:, None] * v * (v * gb).sum(axis=1)[:, None]
+        if ball:
+            gb = s[:, None] * gb + t[:, None] * v * (v * gb).sum(axis=1)[:, None]
         f = np.log(Q + floor) + (0.0 if relative else np.log(u).sum())
-        return f, np.concatenate([[w * dax, w * day], dv.ravel()])
+        return f, np.concatenate([[w * dax, w * day], gb.ravel()])
+    return fun, count
 
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": gtol, "maxcor": 20})
-    alpha, b, *_ = _unpack(res.x, M)
+
+def local_minimum(p: Params, alpha0: complex, b0: np.ndarray, gtol: float = 1e-9,
+                  max_iterations: int = 3000, relative: bool = False) -> tuple[Minimum, int]:
+    """One local minimum of S (or S / Tr rho^2) in the unit ball, from one start.
+
+    First L-BFGS in Cartesian Bloch coordinates (no distortion: fast when the minimum is inside
+    the ball); if it ends outside the ball, again from the radially projected point with the map
+    ``b = c sin|c| / |c|`` of R^3 onto the closed ball, which finds minima on the boundary.
+    Returns the minimum and the number of functional evaluations."""
+    from scipy.optimize import minimize
+    M = p.M
+    opts = {"maxiter": max_iterations, "ftol": 1e-15, "gtol": gtol, "maxcor": 20}
+    b0 = np.asarray(b0, float).reshape(M, 3)
+    r0 = np.linalg.norm(b0, axis=1, keepdims=True)
+    b0 = b0 * np.minimum(1.0, 1.0 / np.maximum(r0, 1e-300))
+    fun, count = _objective(p, relative, ball=False)
+    res = minimize(fun, np.concatenate([[complex(alpha0).real, complex(alpha0).imag], b0.ravel()]),
+                   jac=True, method="L-BFGS-B", options=opts)
+    alpha, b, its = complex(res.x[0], res.x[1]), res.x[2:].reshape(M, 3).copy(), res.nit
+    evals = count[0]
+    r = np.linalg.norm(b, axis=1)
+    if np.any(r > 1.0 + 1e-9):
+        b = b * np.where(r > 0.999, 0.999 / np.maximum(r, 1e-300), 1.0)[:, None]
+        fun, count = _objective(p, relative, ball=True)
+        res = minimize(fun, _pack(alpha, b), jac=True, method="L-BFGS-B", options=opts)
+        alpha, b, *_ = _unpack(res.x, M)
+        its += res.nit
+        evals += count[0]
+    else:
+        b = b * np.minimum(1.0, 1.0 / np.maximum(r, 1e-300))[:, None]   # round-off overshoot
     S = functional(p, alpha, b)
-    return Minimum(alpha=alpha, b=b, S=float(S), iterations=int(res.nit)), count[0]
+    return Minimum(alpha=alpha, b=b, S=float(S), iterations=int(its)), evals
 
 
 def starting_points(p: Params, starts: int, seed: int, previous: list | None = None) -> list:

@@ -354,7 +354,11 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
         pc.setPythonContext(L0PC(sylv, sign=-1.0))
     ksp.setConvergenceHistory()
     ksp.setInitialGuessNonzero(True)
-    ksp.setFromOptions()
+    try:
+        ksp.setFromOptions()
+    except PETSc.Error as exc:
+        raise InputError(f"PETSc options for the krylov solve rejected (PETSc error {exc.ierr}; "
+                         f"see PETSc's message above)") from None
     x = _vec(x0, layout)
     b = e.copy()
     t0 = time.perf_counter()

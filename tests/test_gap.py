@@ -1,0 +1,106 @@
+"""The Liouvillian gap (SLEPc shift-and-invert) against a dense eigendecomposition of a dense L
+built here from scratch, at 1 and 2 ranks."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import cli_json, run_cli, write_config
+
+
+def dense_liouvillian(nc, wr, F, gamma, Delta, lam, gs):
+    """Column-stacking vectorization (independent of pjcsync's row-major one: same spectrum)."""
+    M = len(Delta)
+    a1 = np.diag(np.sqrt(np.arange(1, nc)), 1).astype(complex)
+    sm1 = np.array([[0, 0], [1, 0]], complex)
+    sz1 = np.diag([1.0, -1.0]).astype(complex)
+
+    def site(op, k):
+        mats = [np.eye(nc)] + [np.eye(2)] * M
+        mats[k] = op
+        out = mats[0]
+        for x in mats[1:]:
+            out = np.kron(out, x)
+        return out
+    a = site(a1, 0)
+    H = wr * a.conj().T @ a + F * (a + a.conj().T)
+    cs = [math.sqrt(gamma) * a]
+    for l in range(M):
+        sm = site(sm1, l + 1)
+        H = H + lam[l] * (a @ sm.conj().T + a.conj().T @ sm) + 0.5 * (Delta[l] + wr) * site(sz1, l + 1)
+        if gs[l] > 0:
+            cs.append(math.sqrt(gs[l]) * sm)
+    N = H.shape[0]
+    I = np.eye(N)
+    # vec(A X B) = (B^T kron A) vec(X) for column stacking
+    L = -1j * (np.kron(I, H) - np.kron(H.T, I))
+    for c in cs:
+        cdc = c.conj().T @ c
+        L += np.kron(c.conj(), c) - 0.5 * (np.kron(I, cdc) + np.kron(cdc.T, I))
+    return L
+
+
+CASE = """
+[cavity]
+levels = 6
+decay = 0.3
+[qubits]
+detuning = [1.0, -1.0]
+coupling = 1.0
+decay = 0.05
+[drive]
+amplitude = 0.4
+detuning = 0.3
+[gap]
+nev = 6
+"""
+
+
+def reference(nev):
+    w = np.linalg.eigvals(dense_liouvillian(6, -0.3, 0.4, 0.3, [1.0, -1.0], [1.0, 1.0], [0.05, 0.05]))
+    w = w[np.argsort(np.abs(w))]
+    assert abs(w[0]) < 1e-10 and abs(w[1]) > 1e-3      # one steady state
+    return w[1:1 + nev]
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_gap_matches_dense_eigenvalues(tmp_path, ranks):
+    cfg = write_config(tmp_path, CASE)
+    out = cli_json(["gap", cfg], ranks=ranks, timeout=180)
+    got = np.array([complex(*z) for z in out["eigenvalues"]])
+    ref = reference(10)
+    assert len(got) == 6
+    # compare as multisets: conjugate pairs share a modulus
+    for z in got:
+        assert np.min(np.abs(ref - z)) < 1e-8 * max(1, abs(z)), (z, ref)
+    for z in ref[:4]:        # the slowest ones are all found
+        assert np.min(np.abs(got - z)) < 1e-8
+    assert np.all(np.diff(np.abs(got)) >= -1e-12)      # slowest (smallest modulus) first
+    assert max(out["residuals"]) < 1e-8
+    assert out["gap_modulus"] == pytest.approx(abs(ref[0]), rel=1e-9)
+    assert out["relaxation_rate"] == pytest.approx(min(-got.real), rel=1e-12)
+    assert out["zero_eigenvalues"] == 0 and out["ranks"] == ranks
+
+
+def test_without_deflation_zero_is_found_and_excluded(tmp_path):
+    cfg = write_config(tmp_path, CASE)
+    out = cli_json(["gap", cfg, "--set", "gap.deflate=false", "--set", "gap.nev=3"])
+    ref = reference(3)
+    got = np.array([complex(*z) for z in out["eigenvalues"]])
+    assert out["zero_eigenvalues"] == 1
+    assert np.min(np.abs(got[0] - ref[:2])) < 1e-8
+
+
+def test_options_database_reaches_the_st_solver(tmp_path):
+    cfg = write_config(tmp_path, CASE)
+    out = cli_json(["gap", cfg, "-st_pc_factor_mat_solver_type", "petsc", "--set", "gap.nev=2"])
+    assert out["factorization"] == "petsc"
+    assert out["gap_modulus"] == pytest.approx(abs(reference(1)[0]), rel=1e-9)
+
+
+def test_bad_target_exits_2(tmp_path):
+    cfg = write_config(tmp_path, CASE)
+    p = run_cli(["gap", cfg, "--set", "gap.target=0"])
+    assert p.returncode == 2 and "target" in p.stderr and "Traceback" not in p.stderr
