@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 MPIRUN  = scripts/mpirun.sh
 
-.PHONY: setup demo test test-slow bench
+.PHONY: setup demo test test-slow bench figures
 
 setup:
 	@bash scripts/setup.sh
@@ -21,3 +21,10 @@ test-slow: setup
 
 bench: setup
 	$(PY) scripts/bench_steady.py
+
+# The paper's figures as PNGs in docs/figures/ (small grids: minutes; PAPER=1: the paper's resolution)
+figures: setup
+	$(PY) scripts/fig_steady.py $(if $(PAPER),--paper)
+	if [ -f scripts/fig_rate.py ]; then $(PY) scripts/fig_rate.py $(if $(PAPER),--full); fi
+	if [ -f scripts/fig_semiclassical.py ]; then $(PY) scripts/fig_semiclassical.py; fi
+	if [ -f scripts/fig_evolve.py ]; then $(PY) scripts/fig_evolve.py $(if $(PAPER),--paper); fi

@@ -45,11 +45,12 @@ from petsc4py import PETSc
 
 from .config import ConfigError
 from .model import DTYPE, Model, sigmam, sigmaz
-from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum
+from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, transpose_rows
 from . import superoperator as so
 
 CHECKPOINT_VERSION = 1
 EXPLICIT_TS_TYPES = ("euler", "rk", "ssp")
+QUADRATURE_TS_TYPES = ("rk", "theta", "cn", "beuler")
 
 
 # --- the generators ---------------------------------------------------------------------------
@@ -78,34 +79,69 @@ def commutator_rows(V: sp.spmatrix, layout: RowLayout) -> sp.csr_matrix:
     return out
 
 
+def left_rows(X: sp.spmatrix, layout: RowLayout) -> sp.csr_matrix:
+    """This rank's rows of ``rho -> X rho`` (``X (x) I`` in row-major vec)."""
+    X = sp.csr_matrix(X, dtype=DTYPE)
+    out = sp.kron(X[layout.i0:layout.i1], sp.identity(layout.N, dtype=DTYPE, format="csr"), format="csr")
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def half_rows(A: sp.spmatrix, c_ops: list[sp.spmatrix], layout: RowLayout) -> sp.csr_matrix:
+    """Rows of ``rho -> A rho + 1/2 sum_k c_k rho c_k^+``: half of a Lindbladian whose drift is A.
+
+    For Hermitian rho, ``L(rho) = Z + Z^+`` with ``Z = A rho + 1/2 sum_k c_k rho c_k^+`` and
+    ``A = -iH - K/2``: about half the nonzeros of the full ``L``."""
+    out = left_rows(A, layout)
+    for c in c_ops:
+        c = sp.csr_matrix(c, dtype=DTYPE)
+        out = out + 0.5 * sp.kron(c[layout.i0:layout.i1], c.conj(), format="csr")
+    out = sp.csr_matrix(out)
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
 class Generator:
-    """``L(t) = sum_k c_k(t) L_k`` as a few assembled PETSc matrices; applied as mat-vecs."""
+    """``L(t) = sum_k c_k(t) L_k``, applied through its Hermitian half (see :func:`half_rows`).
+
+    ``apply`` computes ``Z = sum_k c_k(t) Z_k rho`` with the half matrices (left multiplications
+    and half the jump terms), then ``f = Z + Z^+`` (one transpose between ranks): exact for the
+    Hermitian states and stages of an explicit Runge-Kutta method, with about half the
+    mat-vec work of the full ``L``.  The full matrices are assembled only for implicit TS types
+    (their Jacobian), lazily."""
 
     def __init__(self, model: Model, layout: RowLayout, frame: str, formulation: str = "rotating"):
         self.model, self.layout = model, layout
         self.frame, self.formulation = frame, formulation
+        c_ops = model.collapse_operators()
         if frame == "rotating":
             self.kind = "rwa"
-            self.terms = [(so.liouvillian(model, layout), None)]
+            H0, parts = model.hamiltonian(), []
         elif frame == "lab" and formulation == "rotating":
             self.kind = "lab-rotating"
             w = model.omega
             V = counter_rotating_operator(model)
-            Lm = so.petsc_matrix(commutator_rows(V, layout), layout)
-            Lp = so.petsc_matrix(commutator_rows(V.conj().T, layout), layout)
-            self.terms = [(so.liouvillian(model, layout), None),
-                          (Lm, lambda t: np.exp(-2j * w * t)),
-                          (Lp, lambda t: np.exp(2j * w * t))]
+            H0 = model.hamiltonian()
+            parts = [(V, lambda t: np.exp(-2j * w * t)), (V.conj().T.tocsr(), lambda t: np.exp(2j * w * t))]
         elif frame == "lab" and formulation == "direct":
             self.kind = "lab-direct"
             w = model.omega
-            Ls, LF = so.lab_frame_pieces(model, layout)
-            self.terms = [(Ls, None), (LF, lambda t: math.cos(w * t))]
+            H0 = model.lab_hamiltonian_static()
+            parts = [(model.lab_drive_operator(), lambda t: math.cos(w * t))]
         else:
             raise ConfigError(f"unknown frame/formulation {frame!r}/{formulation!r}")
-        self._tmp = self.terms[0][0].createVecLeft()
+        self._H0, self._c_ops, self._parts = H0, c_ops, parts
+        self.half = [(so.petsc_matrix(half_rows(so.drift_operator(H0, c_ops), c_ops, layout), layout), None)]
+        self.half += [(so.petsc_matrix(left_rows(-1j * X, layout), layout), coef) for X, coef in parts]
+        self._Z = self.half[0][0].createVecLeft()
+        self._tmp = self._Z.duplicate()
         self.evaluations = 0
+        self._full = None
         self._J = None
+        self.use_full = False
 
     @property
     def rho_frame(self) -> str:
@@ -114,33 +150,54 @@ class Generator:
 
     def apply(self, t: float, x: PETSc.Vec, f: PETSc.Vec) -> None:
         self.evaluations += 1
-        (L0, _), rest = self.terms[0], self.terms[1:]
-        L0.mult(x, f)
+        if self.use_full:                 # implicit TS types: stages need not be exactly Hermitian
+            (L0, _), rest = self.full_terms()[0], self.full_terms()[1:]
+            L0.mult(x, f)
+            for mat, coef in rest:
+                mat.mult(x, self._tmp)
+                f.axpy(coef(t), self._tmp)
+            return
+        (Z0, _), rest = self.half[0], self.half[1:]
+        Z = self._Z
+        Z0.mult(x, Z)
         for mat, coef in rest:
             mat.mult(x, self._tmp)
-            f.axpy(coef(t), self._tmp)
+            Z.axpy(coef(t), self._tmp)
+        lay = self.layout
+        z = Z.getArray(readonly=True).reshape(lay.rows, lay.N)
+        f.setArray((z + transpose_rows(z, lay).conj()).ravel())
+
+    # --- the full generator, for implicit TS types and checks ---
+    def full_terms(self) -> list:
+        if self._full is None:
+            lay = self.layout
+            self._full = [(so.petsc_matrix(so.local_rows(self._H0, self._c_ops, lay), lay), None)]
+            self._full += [(so.petsc_matrix(commutator_rows(X, lay), lay), coef) for X, coef in self._parts]
+        return self._full
 
     def jacobian_matrix(self) -> PETSc.Mat:
         """A matrix with the union pattern of all terms (for implicit TS types)."""
         if self._J is None:
-            J = self.terms[0][0].duplicate(copy=True)
-            for mat, _ in self.terms[1:]:
+            terms = self.full_terms()
+            J = terms[0][0].duplicate(copy=True)
+            for mat, _ in terms[1:]:
                 J.axpy(1.0, mat, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
             self._J = J
         return self._J
 
     def fill_jacobian(self, t: float, J: PETSc.Mat) -> None:
         J.zeroEntries()
-        for mat, coef in self.terms:
+        for mat, coef in self.full_terms():
             J.axpy(1.0 if coef is None else coef(t), mat,
                    structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
         J.assemble()
 
     def destroy(self) -> None:
-        for mat, _ in self.terms:
+        for mat, _ in self.half + (self._full or []):
             mat.destroy()
         if self._J is not None:
             self._J.destroy()
+        self._Z.destroy()
         self._tmp.destroy()
 
 
@@ -399,7 +456,7 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
     prefix = ev.get("checkpoint") or ""
     every = ev.get("checkpoint_every", 10)
 
-    u = gen.terms[0][0].createVecRight()
+    u = gen.half[0][0].createVecRight()
     records, k0, t0, step0, dt, rej0, rhs0 = [], 0, 0.0, 0, None, 0, 0
     Q0 = np.zeros(2 * probe.size, dtype=complex)
     wall_before = 0.0
@@ -420,6 +477,8 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
         if resume and prefix and log:
             log(f"evolve: no checkpoint {prefix}.json yet, starting from t = 0")
         rows = rows0 if rows0 is not None else initial_rows(model, layout, ev["initial"], cfg.get("solver"))
+        rows = np.ascontiguousarray(rows, dtype=DTYPE)
+        rows = 0.5 * (rows + transpose_rows(rows, layout).conj())     # exactly Hermitian (see Generator)
         u.setArray(np.ascontiguousarray(rows, dtype=DTYPE).ravel())
         q = probe.both(0.0, probe.raw(u))
         records.append({"t": 0.0, **_periods(0.0, plan), **probe.named(q)})
@@ -440,19 +499,23 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
     ts.setTimeStep(dt)
     ts.setFromOptions()
     if ts.getType() not in EXPLICIT_TS_TYPES:
+        gen.use_full = True
         J = gen.jacobian_matrix()
         ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
     # period averages: integrate [q_rot, q_lab] with the Runge-Kutta stages (quadrature TS)
+    # (PETSc implements it for the Runge-Kutta and theta families; other types report no averages)
     qv = PETSc.Vec().createSeq(2 * probe.size, comm=PETSc.COMM_SELF)
     qv.setArray(Q0.copy())
-    quad = ts.createQuadratureTS(forward=True)
-    idx = np.arange(2 * probe.size, dtype=PETSc.IntType)
+    averages = ts.getType() in QUADRATURE_TS_TYPES
+    if averages:
+        quad = ts.createQuadratureTS(forward=True)
+        idx = np.arange(2 * probe.size, dtype=PETSc.IntType)
 
-    def integrand(qts, t, x, out):
-        out.setValues(idx, probe.both(t, probe.raw(x)))
-        out.assemble()
-    quad.setRHSFunction(integrand, qv.duplicate())
-    quad.setSolution(qv)
+        def integrand(qts, t, x, out):
+            out.setValues(idx, probe.both(t, probe.raw(x)))
+            out.assemble()
+        quad.setRHSFunction(integrand, qv.duplicate())
+        quad.setSolution(qv)
 
     last = [time.perf_counter()]
     progress = ev.get("progress", 10.0)
@@ -486,10 +549,11 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
             raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
                                f"(TS reason {reason})", collective=True)
         dt = ts.getTimeStep()
-        Q = ts.getCostIntegral().getArray().copy()
+        Q = ts.getCostIntegral().getArray().copy() if averages else Q_prev
         q = probe.both(t_out, probe.raw(u))
-        rec = {"t": t_out, **_periods(t_out, plan), **probe.named(q),
-               "average": probe.named((Q - Q_prev) / (t_out - t_prev))}
+        rec = {"t": t_out, **_periods(t_out, plan), **probe.named(q)}
+        if averages:
+            rec["average"] = probe.named((Q - Q_prev) / (t_out - t_prev))
         records.append(rec)
         if not np.isfinite(q).all() or abs(q[probe.size - 2] - 1) > 1e-3:
             raise PjcsyncError(f"time integration went wrong: Tr rho = {q[probe.size - 2]:.6g} at t = {t_out:.6g}",

@@ -46,7 +46,7 @@ from .steady import POSITIVITY_CHECK_MAX_N, SteadyState
 from . import superoperator as so
 from .evolve import commutator_rows, counter_rotating_operator
 
-DIRECT_LIMIT = 50_000     # unknowns (2K+1) N^2 up to which "auto" factorizes the whole system
+DIRECT_LIMIT = 10_000     # unknowns (2K+1) N^2 up to which "auto" factorizes the whole system
 
 
 class BlockLayout:
@@ -345,7 +345,9 @@ def periodic_steady_state(model: Model, cfg: dict, layout: RowLayout | None = No
     if not relative <= max(rtol, 1e-12) * 100:
         problems.append(f"block residual {relative:.2e} misses rtol = {rtol:.1e}")
     if problems:
-        raise PjcsyncError("periodic steady state rejected: " + "; ".join(problems), collective=True)
+        raise PjcsyncError("periodic steady state rejected: " + "; ".join(problems)
+                           + f" (harmonic truncation ||rho_K|| / ||rho_0|| = {norms[-1] / norms[0]:.1e}; "
+                           f"increase [floquet] harmonics)", collective=True)
     rho = PETSc.Vec().createMPI((layout.local_size, layout.global_size), comm=layout.comm)
     rho.setArray(rho0.ravel())
     info.update(method=f"floquet-{method}", harmonics=K, unknowns=blay.global_size, seconds=seconds,

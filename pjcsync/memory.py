@@ -17,7 +17,9 @@ from .parallel import InputError, available_memory_bytes, ranks_on_this_node
 BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
 ASSEMBLY_OVERHEAD = 2.0           # blocks kept while PETSc fills its copy (measured 47 B/nonzero at M = 4, n_c = 100)
-KRYLOV_VECTORS = 40               # GMRES(30) basis, work vectors, preconditioner buffers
+KRYLOV_VECTORS = 106              # GMRES(100) basis (steady.GMRES_RESTART_MAX) + work vectors
+DENSE_FACTORS = 8                 # replicated N x N arrays of the Sylvester inverse: G, V, V^-1 (or
+                                  # T, Q) and GEMM/transposition temporaries (sylvester.py)
 BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, PETSc, MPI libraries per rank
 DIRECT_BYTES_PER_FACTOR_ENTRY = 32   # measured peak: 11.2 GB for 327 million factor entries
 
@@ -60,8 +62,10 @@ def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> di
         per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P
     if method == "direct":
         per_rank += DIRECT_BYTES_PER_FACTOR_ENTRY * direct_fill(model) * nnz / P
+    if method == "sylvester":
+        per_rank -= (KRYLOV_VECTORS - 8) * n2 * BYTES_PER_ENTRY / P   # no Krylov basis
     if method in ("krylov", "sylvester"):
-        per_rank += 6 * model.N ** 2 * BYTES_PER_ENTRY   # replicated N x N factors of G
+        per_rank += DENSE_FACTORS * model.N ** 2 * BYTES_PER_ENTRY   # replicated N x N factors of G
     on_node = ranks_on_this_node(comm)
     available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
     return {"method": method, "nonzeros": nnz, "ranks": P, "ranks_on_node": on_node,

@@ -372,11 +372,11 @@ def starting_points(p: Params, starts: int, seed: int, previous: list | None = N
     rng = np.random.default_rng(seed)
     M = p.M
     a0 = bare_cavity_alpha(p)
-    pts = [(m.alpha, np.array(m.b)) for m in (previous or [])]
+    warm = [(m.alpha, np.array(m.b)) for m in (previous or [])]
     base = [(a0, np.tile([0.0, 0.0, -0.9], (M, 1))), (a0, np.tile([0.0, 0.0, 0.9], (M, 1)))]
-    pts.extend(base[:max(0, starts - len(pts))] if previous else base[:starts])
+    pts = warm + base[:starts]
     radius = abs(a0) + 1.0
-    while len(pts) < starts + len(previous or []):
+    while len(pts) < len(warm) + starts:
         z = rng.normal(size=(M, 3))
         b = z / np.linalg.norm(z, axis=1, keepdims=True) * rng.random((M, 1)) ** (1 / 3)
         a = a0 + radius * complex(*rng.normal(size=2)) * 0.7
@@ -601,4 +601,7 @@ def format_table(model: Model, out: dict) -> str:
     if "distance" in out:
         lines.append(f"  exact RWA state  ||rho_s - rho||_F = {out['distance']:.4e}, "
                      f"|rho_s,perp| = {out['perp_norm']:.4e}, Sx = {out['exact']['Sx']:.8g}")
+        if out["coherent_truncation"] > 1e-8:
+            lines.append(f"  warning: {out['coherent_truncation']:.2e} of the coherent state lies above "
+                         f"n_c = {model.levels} levels: increase [cavity] levels for the exact comparison")
     return "\n".join(lines)

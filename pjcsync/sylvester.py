@@ -120,12 +120,14 @@ class SylvesterInverse:
                 self.V = self._bcast(V, (layout.N, layout.N))
                 self.Vinv = self._bcast(Vinv, (layout.N, layout.N))
                 self.kind = "eigen"
+                self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)   # conj copies made once
+                self._VH = np.ascontiguousarray(self.V.conj().T)
                 if kind == "auto":
                     self.verify_error = self.verify()
                     if not self.verify_error <= VERIFY_TOL:
                         use_eigen = False
             if not use_eigen:
-                self.d = self.V = self.Vinv = None
+                self.d = self.V = self.Vinv = self._VinvH = self._VH = None
                 kind = "schur"
         if kind == "schur":
             T = Q = None
@@ -133,6 +135,7 @@ class SylvesterInverse:
                 T, Q = sla.schur(self.G.toarray(), output="complex")
             self.T = T                                   # the triangular solve runs on rank 0 only
             self.Q = self._bcast(Q, (layout.N, layout.N))
+            self._Qc = np.conj(self.Q)
             self.kind = "schur"
         self.setup_seconds = time.perf_counter() - t0
 
@@ -168,18 +171,18 @@ class SylvesterInverse:
 
     def _apply_eigen(self, C_rows, s):
         lay = self.layout
-        W = C_rows @ self.Vinv.conj().T                     # rows of C V^-+
+        W = C_rows @ self._VinvH                            # rows of C V^-+
         ZT = transpose_rows(W, lay) @ self.Vinv.T             # rows of (V^-1 C V^-+)^T
         j = np.arange(lay.i0, lay.i1)
         ZT /= (self.d[None, :] + np.conj(self.d[j])[:, None] + s)   # Y^T_ji = Z^T_ji / (d_i + d_j^* + s)
         UT = ZT @ self.V.T                                   # rows of (V Y)^T
-        return transpose_rows(UT, lay) @ self.V.conj().T     # rows of V Y V^+
+        return transpose_rows(UT, lay) @ self._VH            # rows of V Y V^+
 
     def _apply_schur(self, C_rows, s):
         lay = self.layout
         comm = lay.comm
         W = C_rows @ self.Q                                  # rows of C Q
-        FT = transpose_rows(W, lay) @ self.Q.conj()          # rows of (Q^+ C Q)^T
+        FT = transpose_rows(W, lay) @ self._Qc               # rows of (Q^+ C Q)^T
         b = lay.all_bounds()
         counts = [(b[r + 1] - b[r]) * lay.N for r in range(comm.Get_size())]
         full = None
@@ -204,7 +207,7 @@ class SylvesterInverse:
         else:
             YT = YTfull
         UT = YT @ self.Q.T                                   # rows of (Q Y)^T
-        return transpose_rows(UT, lay) @ self.Q.conj().T     # rows of Q Y Q^+
+        return transpose_rows(UT, lay) @ self._Qc.T          # rows of Q Y Q^+
 
     # --- checks ---
     def L0(self, X_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:

@@ -7,8 +7,9 @@ RWA steady state.
     .venv/bin/python scripts/fig_rate.py --replot        # redraw from docs/figures/fig*_rate.npz
 
 For every parameter point the exact curve is ``pjcsync.steady.steady_state`` (``--exact-method``,
-default ``direct``) and the series come from ``pjcsync.rate.rate_series``; both run in this
-single process.  Points where a series diverged (its best partial sum misses ``rtol``) are drawn
+default ``krylov``; ``direct`` where that fails: MUMPS is not the default because this build's
+MUMPS keeps about 10 MB per factorization) and the series come from ``pjcsync.rate.rate_series``;
+both run in this single process.  Points where a series diverged (its best partial sum misses ``rtol``) are drawn
 as faint crosses at the value of that best partial sum: the series is not an answer there.
 The computed curves are saved next to the PNGs (``docs/figures/figN_rate.npz``).
 
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 FIGS = {
     3: dict(title="Fig. 3: RWA vs (R), (R)*  (F = 1, gamma = gamma_s = 0.3)", xrange=(-4.0, 4.0),
-            levels=40, full_levels=80, points=81, full_points=321, series=("rate", "rate*"),
+            levels=60, full_levels=100, points=81, full_points=321, series=("rate", "rate*"),
             curves=[dict(label="", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3)], obs=("Sx",)),
     4: dict(title="Fig. 4: RWA vs (R)  (gamma = gamma_s = 0.005)", xrange=(-4.0, 4.0),
             levels=30, full_levels=60, points=161, full_points=801, series=("rate",),
@@ -42,7 +43,7 @@ FIGS = {
              curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)],
              obs=("S1x", "S2")),
     12: dict(title="Fig. 12: RWA vs (R)*  (Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2)",
-             xrange=(-3.0, 5.0), levels=16, full_levels=100, points=61, full_points=241, series=("rate*",),
+             xrange=(-3.0, 5.0), levels=30, full_levels=100, points=61, full_points=241, series=("rate*",),
              curves=[dict(label=f"M = {m}", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2)
                      for m in (1, 2, 3, 4)], obs=("Sx",), small_max_qubits=3),
 }
@@ -67,6 +68,7 @@ def observables(model, rho: np.ndarray) -> dict:
 def compute(fig: int, spec: dict, levels: int, points: int, max_qubits: int, exact_method: str) -> dict:
     from mpi4py import MPI
     from pjcsync.model import Model
+    from pjcsync.observables import EDGE_WARNING, edge_levels
     from pjcsync.parallel import PjcsyncError, RowLayout
     from pjcsync.rate import rate_series
     from pjcsync.steady import steady_state
@@ -82,15 +84,21 @@ def compute(fig: int, spec: dict, levels: int, points: int, max_qubits: int, exa
                           couplings=(1.0,) * len(c["deltas"]), gamma_s=(c["gamma_s"],) * len(c["deltas"]),
                           amplitude=c["F"], drive_detuning=float(det))
             layout = RowLayout.create(model.N, MPI.COMM_SELF)
-            try:
-                state = steady_state(model, {"method": exact_method, "rtol": 1e-10, "check_tolerance": 1e-7},
-                                     layout)
-                rho = state.rows().copy()
-            except PjcsyncError as exc:
-                print(f"fig {fig} {c['label']} x = {det:g}: exact solve failed: {exc}", file=sys.stderr)
-                rho = np.full((model.N, model.N), np.nan)
+            rho = np.full((model.N, model.N), np.nan)
+            for method in dict.fromkeys((exact_method, "direct")):   # direct: the fallback
+                try:
+                    state = steady_state(model, {"method": method, "rtol": 1e-10, "check_tolerance": 1e-7,
+                                                 "max_iterations": 1000}, layout)
+                    rho = state.rows().copy()
+                    state.rho.destroy()
+                    break
+                except PjcsyncError as exc:
+                    print(f"fig {fig} {c['label']} x = {det:g}: exact {method} failed: {str(exc)[:160]}",
+                          file=sys.stderr)
             for k, v in observables(model, rho).items():
                 data.setdefault(f"exact_{k}_{ci}", np.full(points, np.nan))[det_i] = v
+            pops = np.real(np.diag(rho)).reshape(levels, -1).sum(axis=1)
+            data.setdefault(f"edge_{ci}", np.full(points, np.nan))[det_i] = pops[-edge_levels(model):].sum()
             for method in spec["series"]:
                 s = rate_series(model.hamiltonian(), model.collapse_operators(), star=(method == "rate*"))
                 tag = method.replace("*", "star")
@@ -98,8 +106,10 @@ def compute(fig: int, spec: dict, levels: int, points: int, max_qubits: int, exa
                     data.setdefault(f"{tag}_{k}_{ci}", np.full(points, np.nan))[det_i] = v
                 data.setdefault(f"{tag}_ok_{ci}", np.zeros(points, bool))[det_i] = s.info["status"] == "converged"
                 data.setdefault(f"{tag}_rel_{ci}", np.full(points, np.nan))[det_i] = s.info["best_relative_residual"]
+        edge = np.nanmax(data[f"edge_{ci}"])
         print(f"fig {fig} {c['label'] or 'curve'}: N = {model.N}, {points} points, "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+              f"{time.perf_counter() - t0:.1f} s, largest cavity-edge population {edge:.1e}"
+              + ("  (truncated: raise --levels)" if edge > EDGE_WARNING else ""), flush=True)
     data["ncurves"] = len(curves)
     return data
 
@@ -138,7 +148,8 @@ def plot(fig: int, spec: dict, data: dict, out: Path) -> None:
         pad = 0.25 * (hi - lo + 1e-3)
         ax.set_ylim(lo - pad, hi + pad)   # diverged partial sums may run off the scale
         ax.legend(fontsize=7, ncol=2)
-    figure.suptitle(spec["title"] + f"  [n_c = {int(data['levels'])}; markers: best partial sum of a diverged series]", fontsize=9)
+    figure.suptitle(spec["title"] + f"\nn_c = {int(data['levels'])}; markers: best partial sum of a "
+                    f"diverged series", fontsize=8)
     figure.tight_layout()
     figure.savefig(out, dpi=130)
     plt.close(figure)
@@ -150,7 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, help="detuning points per curve")
     ap.add_argument("--levels", type=int, help="cavity levels n_c")
     ap.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
-    ap.add_argument("--exact-method", default="direct", help="[solver] method of the exact curve")
+    ap.add_argument("--exact-method", default="krylov",
+                    help="[solver] method of the exact curve (direct leaks MUMPS memory per point here)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz files")
     args = ap.parse_args(argv)

@@ -29,8 +29,10 @@ detuning = {p['dw']}
 """
 
 
-def test_long_time_period_average_converges_to_periodic_steady_state(tmp_path):
-    cfg = write_config(tmp_path, text(BASE, "[floquet]\nharmonics = 4\n[evolve]\nframe = \"lab\"\n"
+@pytest.mark.parametrize("qubits", [1, 2])
+def test_long_time_period_average_converges_to_periodic_steady_state(tmp_path, qubits):
+    p = BASE if qubits == 1 else dict(BASE, levels=4, delta="1.0, -1.5")
+    cfg = write_config(tmp_path, text(p, "[floquet]\nharmonics = 4\n[evolve]\nframe = \"lab\"\n"
                                       "periods = 90\noutput_every_periods = 1\nrtol = 1e-10\natol = 1e-13"))
     fl = cli_json(["steady", cfg])
     ev = cli_json(["evolve", cfg])

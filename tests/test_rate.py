@@ -280,3 +280,13 @@ def test_solve_rate_as_method_raises_when_diverged():
     assert info["status"] == "diverged"
     arr = rho.getArray(readonly=True).reshape(model.N, model.N)
     assert abs(np.trace(arr) - 1) < 1e-12
+
+
+@pytest.mark.parametrize("det", [-3.0, 4.0])
+def test_star_equals_exact_two_qubits_fig12(det):
+    """Fig. 12 with M = 2 (Delta = 1, 1.5; F = 0.77; gamma = gamma_s = 0.2) away from resonance."""
+    model = make_model(8, 0.2, 0.2, 0.77, [1.0, 1.5], det)
+    exact = exact_steady_state(model)
+    series = rate_series(model.hamiltonian(), model.collapse_operators(), star=True)
+    assert series.info["status"] == "converged", series.info["stop_reason"]
+    assert np.abs(series.density_matrix() - exact).max() < 1e-8

@@ -8,6 +8,7 @@ file as one run straight through."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import MPIRUN, _env, run_cli, write_config
+from conftest import MPIRUN, ROOT, _env, run_cli, write_config
 
 # Fig. 8 (two qubits, Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3) with few levels
 LEVELS = 8
@@ -53,6 +54,23 @@ def assert_same_points(a, b, tol, same_config=True):
         for key in OBS:
             np.testing.assert_allclose(np.asarray(p["observables"][key]), np.asarray(q["observables"][key]),
                                        rtol=0, atol=tol, err_msg=f"point {p['index']} {key}")
+
+
+def slurm_env(tmp_path, **variables):
+    """Environment to run slurm/*.sbatch here: ``srun`` is a shim that starts
+    ``scripts/mpirun.sh -n $SLURM_NTASKS`` and ``$PJCSYNC`` is this Python's pjcsync."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    srun = bin_dir / "srun"
+    srun.write_text('#!/bin/bash\nargs=()\nfor a in "$@"; do case $a in --cpu-bind=*|--mpi=*) ;; '
+                    '*) args+=("$a");; esac; done\n'
+                    f'exec {MPIRUN} -n "${{SLURM_NTASKS:-1}}" "${{args[@]}}"\n')
+    pj = bin_dir / "pjcsync"
+    pj.write_text(f'#!/bin/bash\nexec {sys.executable} -m pjcsync "$@"\n')
+    for f in (srun, pj):
+        f.chmod(0o755)
+    env = dict(_env(), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", PJCSYNC=str(pj), **variables)
+    return env
 
 
 def check_run(p):
@@ -167,20 +185,26 @@ def test_fig8_one_group_two_groups_array_merge(straight, tmp_path):
     s2 = np.array([p["observables"]["S2"] for p in pts1])
     assert abs(DETUNINGS[s2.argmin()]) <= 0.2 and s2.min() < 1.0 < s2[0]
 
-    # 2 ranks split into 2 groups
-    p = run_cli(["sweep", cfg, "--out", tmp_path / "two.h5", "--groups", "2"], 2)
+    # 2 ranks split into 2 groups, through slurm/sweep_groups.sbatch (srun faked by mpirun)
+    env = slurm_env(tmp_path, SLURM_NTASKS="2")
+    p = subprocess.run(["bash", "slurm/sweep_groups.sbatch", str(cfg), str(tmp_path / "two.h5")], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=300)
     check_run(p)
+    assert "2 rank(s), 2 group(s)" in p.stderr
+    assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 41
     data2 = load_points(tmp_path / "two.h5")
     assert data2["ranks"] == 2
     assert {q["solver"]["ranks"] for q in data2["points"]} == {1}      # each point on a group of 1
     assert_same_points(pts1, data2["points"], 1e-10)
 
-    # a 2-task array (SLURM variables for one task, --task for the other) and merge
-    env_task = dict(_env(), SLURM_ARRAY_TASK_ID="1", SLURM_ARRAY_TASK_COUNT="2")
-    procs = [subprocess.Popen([sys.executable, "-m", "pjcsync", "sweep", str(cfg), "--out",
-                               str(tmp_path / "arr.h5"), *extra], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-             for extra, env in ((["--task", "0/2"], _env()), ([], env_task))]
+    # a 2-task array: task 1 by slurm/sweep_array.sbatch (SLURM's variables), task 0 by --task
+    env = slurm_env(tmp_path, SLURM_NTASKS="1", SLURM_ARRAY_TASK_ID="2", SLURM_ARRAY_TASK_MIN="1",
+                    SLURM_ARRAY_TASK_COUNT="2")
+    procs = [subprocess.Popen(["bash", "slurm/sweep_array.sbatch", str(cfg), str(tmp_path / "arr.h5")],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+             subprocess.Popen([sys.executable, "-m", "pjcsync", "sweep", str(cfg), "--out", str(tmp_path / "arr.h5"),
+                               "--task", "0/2"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)]
     for pr in procs:
         _, err = pr.communicate(timeout=300)
         assert pr.returncode == 0, err[-3000:]
@@ -273,3 +297,18 @@ def test_failed_points_exit_1_and_are_retried(tmp_path):
     assert p.returncode == 1 and "3 point(s) failed" in p.stderr and "(0 already done)" in p.stderr
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5", "--resume", "--set", "solver.max_iterations=500"], 1)
     assert p.returncode == 2 and "different sweep" in p.stderr   # the configuration is part of the sweep
+
+
+def test_guide_lists_every_key_and_command():
+    """docs/guide.md's generated tables match the code (scripts/gen_guide.py --check)."""
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_guide.py"), "--check"], capture_output=True,
+                       text=True, env=_env(), timeout=120)
+    assert p.returncode == 0, p.stderr
+    from pjcsync.config import SCHEMA
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    for section, keys in SCHEMA.items():
+        assert f"#### `[{section}]`" in guide
+        for name in keys:
+            assert f"| `{name}` |" in guide, (section, name)
+    for command in ("info", "steady", "sweep", "merge", "show"):
+        assert f"#### `pjcsync {command}`" in guide

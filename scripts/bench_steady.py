@@ -1,0 +1,198 @@
+#!/usr/bin/env python
+"""Steady-state benchmark: pjcsync's methods against QuTiP, in the same run (issue 8).
+
+    .venv/bin/python scripts/bench_steady.py              # default set, about 10 minutes
+    .venv/bin/python scripts/bench_steady.py --paper      # + Fig. 11 at n_c = 100 (M = 1..4), 1 and 2 ranks
+    .venv/bin/python scripts/bench_steady.py --big        # + M = 5, n_c = 100 (10.2 million entries)
+    .venv/bin/python scripts/bench_steady.py --only fig8  # cases whose name contains "fig8"
+
+Every solve runs in its own process (``pjcsync steady --json`` under ``scripts/mpirun.sh`` for
+several ranks; a small QuTiP driver for ``qutip.steadystate`` with ``method="direct"`` (scipy's
+sparse LU) and ``"iterative-gmres"``), so wall time and peak memory (VmHWM, summed over ranks)
+are those of that solve alone.  A run that exceeds ``--timeout`` is reported as such.  The table
+is printed and written to docs/performance.md between the ``bench:start``/``bench:end`` markers.
+BLAS runs single-threaded (OMP_NUM_THREADS=1) so that 1 and 2 ranks compare honestly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+DOC = ROOT / "docs" / "performance.md"
+
+FIG11 = dict(decay=0.2, detunings=[1.0, 1.5, 2.0, 2.5, 3.0], gamma_s=0.2, F=0.77, wr=0.0)
+FIG8 = dict(decay=0.3, detunings=[1.0, -1.0], gamma_s=3e-3, F=0.25, wr=0.0)
+
+QUTIP_DRIVER = r"""
+import json, sys, time, numpy as np
+import qutip as qt
+p = json.loads(sys.argv[1]); method = sys.argv[2]
+nc, M = p["nc"], p["M"]
+a = qt.tensor(qt.destroy(nc), *[qt.qeye(2)] * M)
+H = p["wr"] * a.dag() * a + p["F"] * (a + a.dag())
+c_ops = [np.sqrt(p["decay"]) * a]
+for l in range(M):
+    ops = [qt.qeye(nc)] + [qt.qeye(2)] * M
+    ops[l + 1] = qt.sigmam(); sm = qt.tensor(*ops)
+    ops[l + 1] = qt.sigmaz(); sz = qt.tensor(*ops)
+    H += a * sm.dag() + a.dag() * sm + 0.5 * (p["detunings"][l] + p["wr"]) * sz
+    c_ops.append(np.sqrt(p["gamma_s"]) * sm)
+t0 = time.perf_counter()
+kw = {"tol": 1e-10, "atol": 1e-14, "maxiter": 5000} if method.startswith("iterative") else {}
+rho = qt.steadystate(H, c_ops, method=method, **kw)
+dt = time.perf_counter() - t0
+L = qt.liouvillian(H, c_ops)
+res = np.linalg.norm((L * qt.operator_to_vector(rho)).full())
+hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+n = qt.expect(a.dag() * a, rho)
+print(json.dumps({"seconds": dt, "peak": hwm, "residual": float(res), "n": float(n)}))
+"""
+
+
+def env():
+    e = dict(os.environ)
+    e["OMP_NUM_THREADS"] = "1"
+    e["OPENBLAS_NUM_THREADS"] = "1"
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def config_text(p: dict) -> str:
+    det = ", ".join(str(d) for d in p["detunings"][:p["M"]])
+    return (f"[cavity]\nlevels = {p['nc']}\ndecay = {p['decay']}\n[qubits]\ndetuning = [{det}]\n"
+            f"coupling = 1.0\ndecay = {p['gamma_s']}\n[drive]\namplitude = {p['F']}\n"
+            f"detuning = {-p['wr']}\n")
+
+
+def run_pjcsync(p: dict, method: str, ranks: int, timeout: float, extra=()) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(config_text(p))
+        path = f.name
+    cmd = [PY, "-m", "pjcsync", "steady", path, "--json", "--force",
+           "--set", f"solver.method={method}", "--set", "solver.max_iterations=3000", *extra]
+    if ranks > 1:
+        cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), *cmd]
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout > {timeout:.0f} s"}
+    finally:
+        os.unlink(path)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        err = [l for l in out.stderr.splitlines() if l.startswith("pjcsync")]
+        return {"status": f"exit {out.returncode}: {(err[-1] if err else out.stderr[-200:])[:160]}"}
+    d = json.loads(out.stdout)
+    s = d["solver"]
+    pre = s.get("preconditioner", {})
+    return {"status": "ok", "seconds": s["seconds"], "wall": wall, "iterations": s["iterations"],
+            "residual": s["residual"], "peak": s["peak_memory"]["total_bytes"], "n": d["observables"]["n"],
+            "note": (f"{pre.get('kind')} cond_V={pre['cond_V']:.1e}" if pre.get("cond_V") else pre.get("kind", ""))
+            + (f" setup {pre['setup_seconds']:.1f}s" if pre else "")}
+
+
+def run_qutip(p: dict, method: str, timeout: float) -> dict:
+    try:
+        out = subprocess.run([PY, "-c", QUTIP_DRIVER, json.dumps(p), method], capture_output=True,
+                             text=True, timeout=timeout, env=env())
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout > {timeout:.0f} s"}
+    if out.returncode != 0:
+        return {"status": f"failed: {out.stderr.strip().splitlines()[-1][:120] if out.stderr.strip() else out.returncode}"}
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"status": "ok", "seconds": d["seconds"], "iterations": "", "residual": d["residual"],
+            "peak": d["peak"], "n": d["n"], "note": ""}
+
+
+def cases(args):
+    out = []
+    for M in (1, 2, 3, 4):
+        out.append((f"fig11 M={M} nc=16", {**FIG11, "M": M, "nc": 16}, ["krylov", "sylvester", "direct"], [1], True))
+    out.append(("fig8 resonance nc=20", {**FIG8, "M": 2, "nc": 20}, ["krylov", "sylvester", "direct"], [1], True))
+    out.append(("fig8 resonance nc=40", {**FIG8, "M": 2, "nc": 40}, ["krylov"], [1], True))
+    for nc in (32, 64):
+        out.append((f"ladder M=4 nc={nc}", {**FIG11, "M": 4, "nc": nc}, ["krylov"], [1], nc <= 32))
+    if args.paper:
+        for M in (1, 2, 3):
+            out.append((f"fig11 M={M} nc=100", {**FIG11, "M": M, "nc": 100}, ["krylov"], [1], M <= 2))
+        out.append(("fig11 M=4 nc=100", {**FIG11, "M": 4, "nc": 100}, ["krylov"], [1, 2], False))
+    if args.big:
+        out.append(("ladder M=5 nc=100", {**FIG11, "M": 5, "nc": 100}, ["krylov"], [2], False))
+    if args.only:
+        out = [c for c in out if args.only in c[0]]
+    return out
+
+
+def fmt_bytes(b):
+    return f"{b / 2**30:.2f} GB" if b >= 2**30 else f"{b / 2**20:.0f} MB"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--paper", action="store_true", help="add Fig. 11 at n_c = 100 (M = 1..4; M = 4 at 1 and 2 ranks)")
+    ap.add_argument("--big", action="store_true", help="add M = 5, n_c = 100 (2 ranks, matrix-free)")
+    ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--timeout", type=float, default=240, help="seconds allowed per solve (default 240)")
+    ap.add_argument("--big-timeout", type=float, default=1800, help="seconds per solve for --paper/--big cases")
+    ap.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    args = ap.parse_args()
+    rows = []
+    header = "| case | N^2 | method | ranks | seconds | iterations | residual | peak memory | <n> | vs QuTiP best | notes |"
+    print(header, flush=True)
+    for name, p, methods, ranks_list, with_qutip in cases(args):
+        big = p["nc"] >= 100
+        timeout = args.big_timeout if big else args.timeout
+        results = []
+        if with_qutip:
+            for qm in ("direct", "iterative-gmres"):
+                results.append((f"qutip {qm}", 1, run_qutip(p, qm, timeout)))
+        for m in methods:
+            for r in ranks_list:
+                extra = ["--set", "solver.operator=matrix-free"] if p["M"] >= 5 else []
+                results.append((m, r, run_pjcsync(p, m, r, timeout, extra)))
+        q_ok = [res["seconds"] for meth, _, res in results if meth.startswith("qutip") and res["status"] == "ok"]
+        q_best = min(q_ok) if q_ok else None
+        q_timeout = (not q_ok) and any(meth.startswith("qutip") and res["status"].startswith("timeout")
+                                       for meth, _, res in results)
+        n2 = (p["nc"] * 2 ** p["M"]) ** 2
+        for meth, r, res in results:
+            if res["status"] != "ok":
+                line = f"| {name} | {n2:,} | {meth} | {r} | {res['status']} | | | | | | |"
+            else:
+                ratio = ""
+                if not meth.startswith("qutip"):
+                    if q_best:
+                        ratio = f"{q_best / res['seconds']:.1f}x faster"
+                    elif q_timeout:   # QuTiP did not finish: its time is at least the timeout
+                        ratio = f"> {timeout / res['seconds']:.0f}x faster"
+                line = (f"| {name} | {n2:,} | {meth} | {r} | {res['seconds']:.2f} | {res['iterations']} | "
+                        f"{res['residual']:.1e} | {fmt_bytes(res['peak'])} | {res['n']:.6f} | {ratio} | {res['note']} |")
+            print(line, flush=True)
+            rows.append(line)
+    table = "\n".join([header, "|" + "---|" * 11, *rows])
+    if not args.no_doc:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        flags = " ".join(a for a in sys.argv[1:]) or "(default)"
+        block = f"<!-- bench:start -->\nMeasured {stamp}, `scripts/bench_steady.py {flags}`:\n\n{table}\n<!-- bench:end -->"
+        text = DOC.read_text() if DOC.exists() else "# Performance\n\n<!-- bench:start -->\n<!-- bench:end -->\n"
+        if "<!-- bench:start -->" in text:
+            head, rest = text.split("<!-- bench:start -->", 1)
+            tail = rest.split("<!-- bench:end -->", 1)[1] if "<!-- bench:end -->" in rest else ""
+            text = head + block + tail
+        else:
+            text += "\n" + block + "\n"
+        DOC.write_text(text)
+        print(f"table written to {DOC}")
+
+
+if __name__ == "__main__":
+    main()
