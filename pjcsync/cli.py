@@ -3,6 +3,7 @@
     pjcsync info   CONFIG [--set section.key=value ...] [--json] [--force]
     pjcsync steady CONFIG [--set ...] [--json] [--force] [--out FILE [--save-rho]] [PETSc options]
     pjcsync show   FILE [--json]
+    pjcsync evolve CONFIG [--set ...] [--json] [--resume] [--out FILE.json] [--save-state FILE.npy] [PETSc options]
     pjcsync rate   CONFIG [--star] [--set ...] [--json]
     pjcsync semiclassical CONFIG [--set semiclassical.sweep=[...] ...] [--json]
     pjcsync gap    CONFIG [--set gap.nev=N ...] [--json] [PETSc/SLEPc options: -eps_*, -st_*]
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="steady states over the [sweep] grid: warm starts, --groups of ranks, "
                                      "array tasks, --resume; one HDF5 file of points")
     _add_common(p)
+    next(a for a in p._actions if a.dest == "json").help = "print one JSON object per point instead of a table"
     p.add_argument("--out", metavar="FILE", help="results file (default: CONFIG's name with .h5, "
                    "in the current directory)")
     p.add_argument("--groups", type=int, default=1, metavar="K",

@@ -77,7 +77,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rtol": Key("float", 1e-10, "target relative residual ||L rho|| / ||L|| ||rho||", minimum=0.0),
         "max_iterations": Key("int", 1000, "iteration limit of iterative methods", minimum=1),
         "initial_guess": Key("str", "identity", "'identity', 'ground', 'rate', or a results file"),
-        "operator": Key("str", "assembled", "how L is applied", choices=("assembled", "matrix-free")),
+        "operator": Key("str", "auto", "how L is applied: 'auto' (matrix-free for krylov and "
+                        "sylvester, assembled for direct), 'assembled' or 'matrix-free'",
+                        choices=("auto", "assembled", "matrix-free")),
         "preconditioner": Key("str", "auto", "inverse of L0: 'auto', 'eigen' or 'schur'",
                               choices=("auto", "eigen", "schur")),
         "check_tolerance": Key("float", 1e-8,
@@ -133,7 +135,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "error_bound": Key("str", "auto", "epsilon/|lambda_1| and the distance to the exact steady state: "
                            "'auto' (when N <= max_exact_N), 'always' or 'never'",
                            choices=("auto", "always", "never")),
-        "max_exact_N": Key("int", 100, "largest N = n_c 2^M for the automatic error bound", minimum=2),
+        "max_exact_N": Key("int", 200, "largest N = n_c 2^M for the automatic error bound "
+                           "(MUMPS: ~0.6 GB at N = 200)", minimum=2),
     },
     "sweep": {
         "cavity": Key("values", {}, "[cavity] keys to vary (pjcsync sweep): key = [values] or "
@@ -157,6 +160,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_iterations": Key("int", 200, "SLEPc restart limit", minimum=1),
         "deflate": Key("bool", True, "exclude the steady state's eigenvalue 0 exactly (deflation "
                        "space vec(I): the eigenvectors of nonzero eigenvalues are traceless)"),
+        "solver": Key("str", "direct", "linear solves of shift-and-invert: 'direct' (MUMPS LU of "
+                      "L - tau) or 'sylvester' (GMRES with the preconditioner -(L0 + tau)^-1)",
+                      choices=("direct", "sylvester")),
     },
 }
 

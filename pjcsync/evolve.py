@@ -228,9 +228,12 @@ class Probe:
         # phase of each entry under rotating -> lab: e^{-i omega t} for a and s^-, 1 otherwise
         self.charge = np.array([1] * (1 + M) + [0] * (M + 3), dtype=float)
 
+    def raw_local(self, x: PETSc.Vec) -> np.ndarray:
+        """This rank's partial sums of ``q`` (no communication)."""
+        return np.asarray(self.W @ x.getArray(readonly=True), dtype=complex)
+
     def raw(self, x: PETSc.Vec) -> np.ndarray:
-        local = self.W @ x.getArray(readonly=True)
-        return np.asarray(allreduce_sum(local, self.layout.comm), dtype=complex)
+        return np.asarray(allreduce_sum(self.raw_local(x), self.layout.comm), dtype=complex)
 
     def both(self, t: float, q: np.ndarray) -> np.ndarray:
         """``[q_rot, q_lab]`` (length 2 * size)."""
@@ -504,15 +507,17 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
         ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
     # period averages: integrate [q_rot, q_lab] with the Runge-Kutta stages (quadrature TS)
     # (PETSc implements it for the Runge-Kutta and theta families; other types report no averages)
+    # Each rank integrates its own partial sums (both() is linear in q): no reduction per stage,
+    # one at each output.  A resumed run puts the saved total on rank 0.
     qv = PETSc.Vec().createSeq(2 * probe.size, comm=PETSc.COMM_SELF)
-    qv.setArray(Q0.copy())
+    qv.setArray(Q0.copy() if layout.comm.Get_rank() == 0 else np.zeros_like(Q0))
     averages = ts.getType() in QUADRATURE_TS_TYPES
     if averages:
         quad = ts.createQuadratureTS(forward=True)
         idx = np.arange(2 * probe.size, dtype=PETSc.IntType)
 
         def integrand(qts, t, x, out):
-            out.setValues(idx, probe.both(t, probe.raw(x)))
+            out.setValues(idx, probe.both(t, probe.raw_local(x)))
             out.assemble()
         quad.setRHSFunction(integrand, qv.duplicate())
         quad.setSolution(qv)
@@ -549,7 +554,8 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
             raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
                                f"(TS reason {reason})", collective=True)
         dt = ts.getTimeStep()
-        Q = ts.getCostIntegral().getArray().copy() if averages else Q_prev
+        Q = (np.asarray(allreduce_sum(ts.getCostIntegral().getArray().copy(), layout.comm), dtype=complex)
+             if averages else Q_prev)
         q = probe.both(t_out, probe.raw(u))
         rec = {"t": t_out, **_periods(t_out, plan), **probe.named(q)}
         if averages:

@@ -3,9 +3,11 @@
 L (the RWA Liouvillian of eq. 6, :func:`pjcsync.superoperator.liouvillian`, distributed by rows
 of rho) is not Hermitian: a non-Hermitian eigenproblem (``EPS_NHEP``) solved by Krylov-Schur
 with shift-and-invert around a real target ``tau < 0`` close to 0 (``tau = 0`` would factor the
-singular L).  The ST's linear solves are a MUMPS LU of ``L - tau I`` by default; the options
-database changes them (``-st_ksp_type gmres -st_pc_type ...``), and every ``-eps_*`` option
-reaches the eigensolver.
+singular L).  The ST's linear solves are a MUMPS LU of ``L - tau I`` by default
+(``[gap] solver = "direct"``), or GMRES preconditioned by the Sylvester inverse
+``-(L0 + tau)^-1`` of :mod:`pjcsync.sylvester` (``solver = "sylvester"``: no factorization of L,
+dense N x N work instead); the options database changes them further (``-st_ksp_*``,
+``-st_pc_*``), and every ``-eps_*`` option reaches the eigensolver.
 
 The steady state's eigenvalue 0 is excluded exactly, without computing the steady state: the
 trace functional is a left eigenvector of 0 (``Tr L(x) = 0`` for every x), so every eigenvector
@@ -29,7 +31,9 @@ from .model import Model
 from .parallel import PjcsyncError, RowLayout
 from . import superoperator as so
 
-DEFAULTS = {"nev": 4, "target": None, "tol": 1e-10, "max_iterations": 200, "deflate": True}
+DEFAULTS = {"nev": 4, "target": None, "tol": 1e-10, "max_iterations": 200, "deflate": True,
+            "solver": "direct"}
+SYLVESTER_RTOL = 1e-12         # inner GMRES tolerance of shift-and-invert with [gap] solver = sylvester
 AUTO_TARGET_FRACTION = 0.01    # tau = -0.01 x the smallest nonzero decay rate
 
 
@@ -73,14 +77,25 @@ def liouvillian_gap(model: Model, cfg: dict | None = None, layout: RowLayout | N
     st = eps.getST()
     st.setType(SLEPc.ST.Type.SINVERT)
     ksp = st.getKSP()
-    ksp.setType("preonly")
     pc = ksp.getPC()
-    pc.setType("lu")
-    if PETSc.Sys.hasExternalPackage("mumps"):
-        pc.setFactorSolverType("mumps")
-    elif layout.comm.Get_size() > 1:
-        raise PjcsyncError("the gap on several ranks needs a PETSc build with MUMPS "
-                           "(or an iterative ST solver: -st_ksp_type gmres -st_pc_type ...)", collective=True)
+    if c["solver"] == "sylvester":
+        # L - tau = -(L0 + tau) + L1: GMRES preconditioned by -(L0 + tau)^-1 (pjcsync.sylvester)
+        from .sylvester import L0PC, SylvesterInverse
+        inverse = SylvesterInverse(model.hamiltonian(), model.collapse_operators(), layout,
+                                   kind="auto", shift=target)
+        ksp.setType("gmres")
+        ksp.setGMRESRestart(100)
+        ksp.setTolerances(rtol=SYLVESTER_RTOL, max_it=2000)
+        pc.setType(PETSc.PC.Type.PYTHON)
+        pc.setPythonContext(L0PC(inverse, -1.0))
+    else:
+        ksp.setType("preonly")
+        pc.setType("lu")
+        if PETSc.Sys.hasExternalPackage("mumps"):
+            pc.setFactorSolverType("mumps")
+        elif layout.comm.Get_size() > 1:
+            raise PjcsyncError("the gap on several ranks needs a PETSc build with MUMPS "
+                               "(or [gap] solver = 'sylvester')", collective=True)
     trace = None
     if c["deflate"]:
         trace = so.trace_vector(layout)

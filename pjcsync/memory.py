@@ -56,7 +56,7 @@ def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> di
     method = resolve_method(model, solver_cfg)
     n2 = model.N ** 2
     nnz = liouvillian_nonzeros(model)
-    matrix_free = solver_cfg.get("operator") == "matrix-free" and method != "direct"
+    matrix_free = solver_cfg.get("operator", "auto") in ("matrix-free", "auto") and method != "direct"
     per_rank = BASELINE_BYTES + KRYLOV_VECTORS * n2 * BYTES_PER_ENTRY / P
     if not matrix_free:
         per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P

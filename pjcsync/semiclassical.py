@@ -13,8 +13,9 @@ Exact evaluation, no Fock truncation (DESIGN section 6).  Every cavity factor of
 lies in the span of ``|f_p><f_q|`` with ``f0 = |alpha>`` and ``f1 = (a^+ - conj(alpha))|alpha>``
 (the displaced one-photon state), because ``a|alpha> = alpha|alpha>`` and ``a^+|alpha> = f1 +
 conj(alpha) f0``.  This basis is orthonormal (DESIGN's ``e1 = a^+|alpha>`` has the Gram matrix
-``[[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``, and evaluating in it loses ~|alpha|^4 digits to
-cancellation), so a cavity operator is its 2 x 2 coefficient matrix and ``<X, Y> = Tr(C_X^+ C_Y)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,
+``[[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``, and evaluating in it cancels terms of order
+``|alpha|^6`` for a result of order ``|alpha|^2``), so a cavity operator is its 2 x 2 coefficient
+matrix and ``<X, Y> = Tr(C_X^+ C_Y)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,
 
     L(rho) = X0 (x) R  +  sum_l T_l (x) R_without_l
 
@@ -29,9 +30,19 @@ which is O(M) work (not even O(M^2)), vectorized over the qubits.  The gradient 
 (forward derivatives qubit by qubit, also O(M)).  Checked in tests against a brute-force
 truncated ``||L(rho)||^2``, against eqs. (35), (38)-(40) for M <= 1, and against eq. (36).
 
-Minimization: L-BFGS over ``(alpha_x, alpha_y, b_1 .. b_M)``, and when that leaves the unit
+Many qubits: ``S = U Q`` with ``U = Tr rho^2 >= 2^-M``, so S rewards mixed qubits
+exponentially in M.  Measured (Fig. 11's rates, Delta spread over [1, 2.5], omega = omega_0):
+at M = 10 the lowest S (1.1e-3) is still the polarized state, but at M = 20 it is a nearly
+depolarized one (S = 1.9e-5, purity 1e-6, relative residual ``Q = S / U = 19``) while the
+polarized minimum has S = Q = 1.4e-4; at M = 100, S = 8e-29 with Q = 101 against Q = 1.1e-6.
+``[semiclassical] functional = "relative"`` minimizes ``Q = ||L rho||^2 / ||rho||^2`` instead;
+``"absolute"`` (eq. 31, the default) is the paper's functional, which is what its figures use
+(M <= 4, where ``U >= 1/16``).
+
+Minimization: L-BFGS-B over ``(alpha_x, alpha_y, b_1 .. b_M)``, and when that leaves the unit
 ball, again with ``b = v sin|v| / |v|``, a smooth map of R^3 onto the closed ball (the boundary
-is reached at ``|v| = pi/2``), from several starting points; distinct local minima are all reported, and two minima with
+is reached at ``|v| = pi/2``), from several starting points; the objective is ``log S`` (or
+``log Q``), well scaled whatever U.  Distinct local minima are all reported, and two minima with
 ``S <= bistability * S_min`` flag the semiclassical bistability of Appendix A.3.
 
 Conventions: Pauli expectations ``<sigma_x,y,z,l> = b_l``, ``<S_x> = sum_l b_lx / 2``,
@@ -39,6 +50,9 @@ Conventions: Pauli expectations ``<sigma_x,y,z,l> = b_l``, ``<S_x> = sum_l b_lx 
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -245,6 +259,7 @@ class Minimum:
     b: np.ndarray
     S: float
     iterations: int = 0
+    converged: bool = True
 
     @property
     def epsilon(self) -> float:
@@ -267,7 +282,7 @@ class Minimum:
                 "Sy": float(b[:, 1].sum() / 2) if len(b) else 0.0,
                 "Sz": float(b[:, 2].sum() / 2) if len(b) else 0.0,
                 "n": abs(self.alpha) ** 2, "S": float(self.S), "epsilon": self.epsilon,
-                "S_relative": self.S_relative, "purity": self.purity}
+                "S_relative": self.S_relative, "purity": self.purity, "converged": self.converged}
 
 
 @dataclass
@@ -306,8 +321,9 @@ def _objective(p: Params, relative: bool, ball: bool):
     (``U = prod_l u_l = Tr rho^2``, ``Q = S/U``): the minima of S, well scaled even when U is
     2^-M small; with ``relative``, ``f = log Q`` (the relative residual ``||L rho||^2/||rho||^2``)."""
     M = p.M
-    # below this Q is round-off (S = 0 exactly at eq. 36): log(Q + floor) stays finite
-    floor = 1e-20 * (1.0 + p.F ** 2 + p.gamma ** 2 + p.omega_r ** 2
+    # Q below ~1e-15 of its scale is round-off (S = 0 exactly at eq. 36): log(Q + floor) stays
+    # finite, and a Q within 10 floors of 0 is treated as an exact zero (zero gradient)
+    floor = 1e-15 * (1.0 + p.F ** 2 + p.gamma ** 2 + p.omega_r ** 2
                      + max([0.0, *(p.Omega ** 2), *(p.lam ** 2), *(p.gs ** 2)]))
     count = [0]
 
@@ -320,7 +336,9 @@ def _objective(p: Params, relative: bool, ball: bool):
         S, dax, day, db = functional(p, alpha, b, gradient=True)
         u = 0.5 * (1.0 + (b * b).sum(axis=1))
         U = float(np.exp(np.log(u).sum()))
-        Q = max(S / U, 0.0)
+        Q = S / U
+        if Q <= 10 * floor:     # an exact zero (eq. 36) seen through round-off: a minimum
+            return np.log(floor) + (0.0 if relative else np.log(u).sum()), np.zeros_like(x)
         # d log(Q + floor) = (dS/U - Q dU/U) / (Q + floor), dU/db = U b / u
         w = 1.0 / (U * (Q + floor))
         gb = w * (db - S * b / u[:, None])
@@ -333,47 +351,111 @@ def _objective(p: Params, relative: bool, ball: bool):
     return fun, count
 
 
+STATIONARY_TOL = 1e-3    # a minimum is accepted when the projected gradient of f = log S is below this
+RESTARTS = 3             # L-BFGS restarts from the last point when it stopped short of that
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence file descriptor 1: SciPy's L-BFGS-B Fortran code may print a line-search message
+    to stdout unconditionally, which would corrupt ``--json`` output."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+def _lbfgs(fun, x0, bounds, opts):
+    """L-BFGS-B, restarted from its last point while the projected gradient is not small (it
+    sometimes stops on a failed line search).  Returns (x, iterations, projected gradient)."""
+    from scipy.optimize import minimize
+    x, its = np.asarray(x0, float), 0
+    for _ in range(1 + RESTARTS):
+        with _quiet_stdout():
+            res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+        x, its = res.x, its + res.nit
+        g = np.array(fun(x)[1])
+        if bounds is not None:
+            lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+            hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+            g[(x >= hi) & (g < 0)] = 0.0
+            g[(x <= lo) & (g > 0)] = 0.0
+        pg = float(np.abs(g).max()) if len(g) else 0.0
+        if pg < STATIONARY_TOL:
+            break
+    return x, its, pg
+
+
 def local_minimum(p: Params, alpha0: complex, b0: np.ndarray, gtol: float = 1e-9,
                   max_iterations: int = 3000, relative: bool = False) -> tuple[Minimum, int]:
     """One local minimum of S (or S / Tr rho^2) in the unit ball, from one start.
 
-    First L-BFGS in Cartesian Bloch coordinates (no distortion: fast when the minimum is inside
-    the ball); if it ends outside the ball, again from the radially projected point with the map
-    ``b = c sin|c| / |c|`` of R^3 onto the closed ball, which finds minima on the boundary.
-    Returns the minimum and the number of functional evaluations."""
-    from scipy.optimize import minimize
+    First L-BFGS-B in Cartesian Bloch coordinates within the cube ``|b_li| <= 1`` (no
+    distortion: fast when the minimum is inside the ball); if it ends outside the ball, again
+    from the same start with the map ``b = c sin|c| / |c|`` of R^3 onto the closed ball, which
+    also finds minima on the boundary.  Returns the minimum (``converged`` says whether
+    the gradient of ``log S`` vanished to :data:`STATIONARY_TOL`) and the number of evaluations."""
     M = p.M
     opts = {"maxiter": max_iterations, "ftol": 1e-15, "gtol": gtol, "maxcor": 20}
     b0 = np.asarray(b0, float).reshape(M, 3)
     r0 = np.linalg.norm(b0, axis=1, keepdims=True)
     b0 = b0 * np.minimum(1.0, 1.0 / np.maximum(r0, 1e-300))
     fun, count = _objective(p, relative, ball=False)
-    res = minimize(fun, np.concatenate([[complex(alpha0).real, complex(alpha0).imag], b0.ravel()]),
-                   jac=True, method="L-BFGS-B", options=opts)
-    alpha, b, its = complex(res.x[0], res.x[1]), res.x[2:].reshape(M, 3).copy(), res.nit
+    bounds = [(None, None)] * 2 + [(-1.0, 1.0)] * (3 * M)      # the cube around the ball
+    x, its, pg = _lbfgs(fun, np.concatenate([[complex(alpha0).real, complex(alpha0).imag], b0.ravel()]),
+                        bounds, opts)
+    alpha, b = complex(x[0], x[1]), x[2:].reshape(M, 3).copy()
     evals = count[0]
     r = np.linalg.norm(b, axis=1)
     if np.any(r > 1.0 + 1e-9):
-        b = b * np.where(r > 0.999, 0.999 / np.maximum(r, 1e-300), 1.0)[:, None]
+        # left the ball (where the functional is unphysical): start again from the same point
+        # inside the ball (a projection of the point outside tends to land in poor basins)
+        b = b0 * np.minimum(1.0, 0.999 / np.maximum(r0, 1e-300))
         fun, count = _objective(p, relative, ball=True)
-        res = minimize(fun, _pack(alpha, b), jac=True, method="L-BFGS-B", options=opts)
-        alpha, b, *_ = _unpack(res.x, M)
-        its += res.nit
+        x, its2, pg = _lbfgs(fun, _pack(complex(alpha0), b), None, opts)
+        alpha, b, *_ = _unpack(x, M)
+        its += its2
         evals += count[0]
     else:
         b = b * np.minimum(1.0, 1.0 / np.maximum(r, 1e-300))[:, None]   # round-off overshoot
     S = functional(p, alpha, b)
-    return Minimum(alpha=alpha, b=b, S=float(S), iterations=int(its)), evals
+    return Minimum(alpha=alpha, b=b, S=float(S), iterations=int(its),
+                   converged=bool(pg < STATIONARY_TOL)), evals
+
+
+def linear_response(p: Params) -> tuple[complex, np.ndarray]:
+    """The weak-drive mean-field state: qubits near down treated as damped oscillators,
+    ``alpha = -F / (omega_r - i gamma/2 - sum_l lambda_l^2 / (Omega_rl - i gamma_s,l/2))``,
+    ``<s_l^-> = -lambda_l alpha / (Omega_rl - i gamma_s,l/2)`` (eq. 36 when M = 0); the Bloch
+    vectors are put back on the sphere (``|b| <= 0.99``), pointing down."""
+    denom = p.Omega - 0.5j * p.gs
+    denom = np.where(np.abs(denom) < 1e-12, 1e-12, denom)
+    chi = p.omega_r - 0.5j * p.gamma - np.sum(p.lam ** 2 / denom)
+    alpha = -p.F / chi if abs(chi) > 1e-12 else 0j
+    beta = -p.lam * alpha / denom
+    bx, by = 2 * beta.real, -2 * beta.imag
+    r = np.hypot(bx, by)
+    shrink = np.where(r > 0.9, 0.9 / np.maximum(r, 1e-300), 1.0)
+    bx, by = bx * shrink, by * shrink
+    bz = -np.sqrt(np.maximum(0.99 ** 2 - bx ** 2 - by ** 2, 0.0))
+    return complex(alpha), np.stack([bx, by, bz], axis=1)
 
 
 def starting_points(p: Params, starts: int, seed: int, previous: list | None = None) -> list:
-    """Starting points: the previous minima (warm start along a sweep), eq. (36)'s alpha with the
-    qubits near down and near up, then random ones (alpha around eq. 36, b uniform in the ball)."""
+    """Starting points: the previous minima (warm start along a sweep), the linear response
+    (:func:`linear_response`), eq. (36)'s alpha with the qubits near down and near up, then random
+    ones (alpha around eq. 36, b uniform in the ball)."""
     rng = np.random.default_rng(seed)
     M = p.M
     a0 = bare_cavity_alpha(p)
     warm = [(m.alpha, np.array(m.b)) for m in (previous or [])]
-    base = [(a0, np.tile([0.0, 0.0, -0.9], (M, 1))), (a0, np.tile([0.0, 0.0, 0.9], (M, 1)))]
+    base = [linear_response(p), (a0, np.tile([0.0, 0.0, -0.9], (M, 1))),
+            (a0, np.tile([0.0, 0.0, 0.9], (M, 1)))]
     pts = warm + base[:starts]
     radius = abs(a0) + 1.0
     while len(pts) < len(warm) + starts:
@@ -439,10 +521,16 @@ def minimize(model: Model | Params, cfg: dict | None = None, comm=None,
         found = [m for part in comm.allgather(found) for m in part]
         evals = sum(comm.allgather(evals))
     key = "S_relative" if relative else "S"    # rank by the quantity minimized
-    minima = _distinct(found, c["distinct"], key)
+    good = [m for m in found if m.converged]
+    minima = _distinct(good or found, c["distinct"], key)
+    best_other = min((m for m in found if not m.converged), key=lambda m: getattr(m, key), default=None)
+    if best_other is not None and minima and getattr(best_other, key) < getattr(minima[0], key):
+        minima.insert(0, best_other)     # lower than every stationary point: the best estimate
     return SemiclassicalResult(minima=minima, bistable=is_bistable(minima, c["bistability"], key=key),
                                starts=len(pts), evaluations=evals,
-                               seconds=time.perf_counter() - t0)
+                               seconds=time.perf_counter() - t0,
+                               extra={"unconverged_starts": len(found) - len(good),
+                                      "converged": bool(good)})
 
 
 def sweep(model: Model, drive_detunings, cfg: dict | None = None, comm=None) -> list:
@@ -486,6 +574,14 @@ def product_state_rows(model: Model, alpha: complex, b: np.ndarray, i0: int, i1:
         .transpose(0, 2, 1).reshape(len(rows), -1)
 
 
+def _release_petsc(layout) -> None:
+    """Free PETSc objects whose Python references are gone (petsc4py >= 3.18 defers their
+    destruction: without this a sweep keeps every MUMPS factorization, ~130 MB each at N = 120)."""
+    from petsc4py import PETSc
+    if hasattr(PETSc, "garbage_cleanup"):
+        PETSc.garbage_cleanup(layout.comm)
+
+
 def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, layout,
                 exact: bool = True) -> dict:
     """Appendix A.3: ``|rho_s,perp| <= epsilon / |lambda_1|``.
@@ -501,6 +597,7 @@ def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, la
     from . import superoperator as so
     out = {}
     gap = liouvillian_gap(model, gap_cfg, layout)
+    _release_petsc(layout)
     lam1 = gap["eigenvalues"][0]
     mod = float(np.hypot(*lam1))
     out["lambda_1"] = lam1
@@ -527,6 +624,8 @@ def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, la
     eps_trunc = y.norm()
     L.destroy()
     obs = basic_observables(model, rho_ss, layout)
+    st.rho.destroy()
+    _release_petsc(layout)
     out.update(distance=float(np.sqrt(diff)), perp_norm=float(np.sqrt(perp2)),
                epsilon_truncated=float(eps_trunc),
                coherent_truncation=float(1 - (np.abs(coherent_amplitudes(best.alpha, model.levels)) ** 2).sum()),
@@ -539,7 +638,7 @@ def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, la
 
 def wants_error_bound(model: Model, sc_cfg: dict) -> bool:
     mode = sc_cfg.get("error_bound", "auto")
-    return mode == "always" or (mode == "auto" and model.N <= sc_cfg.get("max_exact_N", 100))
+    return mode == "always" or (mode == "auto" and model.N <= sc_cfg.get("max_exact_N", 200))
 
 
 def run(model: Model, cfg: dict, comm=None, layout=None) -> dict:
@@ -595,6 +694,8 @@ def format_table(model: Model, out: dict) -> str:
     lines.append(f"  distinct minima  {len(out['minima'])}: S = "
                  + ", ".join(f"{m['S']:.4e}" for m in out["minima"][:6])
                  + ("   BISTABLE" if out["bistable"] else ""))
+    if not out.get("converged", True):
+        lines.append("  warning: no start reached a stationary point (raise [semiclassical] max_iterations)")
     if "error_bound" in out:
         l1 = out["lambda_1"]
         lines.append(f"  lambda_1         {l1[0]:.8g} {l1[1]:+.8g}i   epsilon/|lambda_1| = {out['error_bound']:.4e}")

@@ -14,11 +14,11 @@ Methods (``[solver] method``):
 * ``sylvester``: the paper's fixed point ``L0 rho_{m+1} = L1 rho_m`` (eq. 14), trace renormalized
   each step; it stops when ``||L rho_m|| <= rtol ||e||``.
 * ``rate`` / ``rate*``: the series of :mod:`pjcsync.rate` (eqs. 15-30).
-* ``auto``: ``direct`` for small problems, ``krylov`` otherwise (:func:`auto_method`), with the
-  matrix-free operator when the assembled L would not fit in memory.
+* ``auto``: ``direct`` for small problems, ``krylov`` otherwise (:func:`auto_method`).
 
-``[solver] operator = "matrix-free"`` applies L through :mod:`pjcsync.matfree` instead of the
-assembled matrix (krylov and sylvester).  Initial guesses (krylov, sylvester): ``initial``
+``[solver] operator``: ``"matrix-free"`` applies L through :mod:`pjcsync.matfree` instead of the
+assembled matrix (krylov and sylvester); ``"auto"`` (default) means matrix-free for those and
+assembled for ``direct`` (:func:`auto_operator`).  Initial guesses (krylov, sylvester): ``initial``
 argument (a warm start from a previous point), else ``[solver] initial_guess``.
 
 Every result is checked after the solve: unit trace, Hermitian and positive to
@@ -189,16 +189,16 @@ def auto_method(model: Model, solver_cfg: dict) -> str:
     return "direct" if model.N ** 2 <= AUTO_DIRECT_MAX_N2 else "krylov"
 
 
-def auto_operator(model: Model, solver_cfg: dict, layout: RowLayout) -> tuple[str, str]:
-    """``(operator, reason)``: the configured operator, or matrix-free when the assembled L
-    would not fit (estimate of :mod:`pjcsync.memory`, half the available memory at most)."""
-    from .memory import estimate
-    op = solver_cfg.get("operator", "assembled")
-    if op == "matrix-free" or solver_cfg.get("method", "auto") != "auto":
-        return op, "configured"
-    est = estimate(model, {**solver_cfg, "method": "krylov", "operator": "assembled"}, layout.comm)
-    if est["bytes_node"] > 0.5 * est["available_bytes"]:
-        return "matrix-free", "the assembled L would not fit in memory"
+def auto_operator(model: Model, solver_cfg: dict, method: str) -> tuple[str, str]:
+    """``(operator, reason)`` for ``[solver] operator``: ``"auto"`` is matrix-free for the
+    iterative methods (measured: an application costs about as much as the assembled mat-vec,
+    while assembling L takes seconds and ~3 nnz(L) x 20 bytes; docs/performance.md) and
+    assembled for ``direct``, which factors the matrix."""
+    op = solver_cfg.get("operator", "auto")
+    if method == "direct":
+        return "assembled", "direct factors the assembled L"
+    if op == "auto":
+        return "matrix-free", "auto: iterative method"
     return op, "configured"
 
 
@@ -447,11 +447,10 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
     tol = solver_cfg.get("check_tolerance", 1e-8)
     max_it = solver_cfg.get("max_iterations", 1000)
     H, c_ops = model.hamiltonian(), model.collapse_operators()
-    operator, op_reason = auto_operator(model, solver_cfg, layout)
-    if method == "direct":
-        operator = "assembled"
+    operator, op_reason = auto_operator(model, solver_cfg, method)
     t0 = time.perf_counter()
     extra = {}
+    L = None
     if method in ("rate", "rate*"):
         from .rate import solve_rate
         rho, info = solve_rate(model, solver_cfg, layout, star=(method == "rate*"))
@@ -470,15 +469,15 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
             L = _operator(model, layout, operator, H, c_ops)
             extra["operator_seconds"] = time.perf_counter() - t1
             rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it)
-            L.destroy()
     seconds = time.perf_counter() - t0
     info.update(extra)
-    # the residual check: with the assembled L for the assembled operator, matrix-free otherwise
+    # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)
     norm_L = None
     if operator == "matrix-free":
         from .matfree import RowOperator
         norm_L = RowOperator(H, c_ops, layout).norm_inf_bound()
-    L = _operator(model, layout, operator, H, c_ops)
+    if L is None:
+        L = _operator(model, layout, operator, H, c_ops)
     checks = check_state(model, layout, rho, L, rtol, tol, norm_L=norm_L,
                          require_residual=method not in ("rate", "rate*"))
     L.destroy()
@@ -487,8 +486,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
                 requested_method=requested, operator=operator)
     if requested == "auto":
         info["auto"] = (f"{method}: N^2 = {model.N ** 2} "
-                        f"{'<=' if method == 'direct' else '>'} {AUTO_DIRECT_MAX_N2}"
-                        + (f"; matrix-free because {op_reason}" if op_reason != "configured" else ""))
+                        f"{'<=' if method == 'direct' else '>'} {AUTO_DIRECT_MAX_N2}")
+    info["operator_reason"] = op_reason
     return SteadyState(model=model, layout=layout, rho=rho, solver=info, checks=checks)
 
 

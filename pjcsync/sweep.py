@@ -157,8 +157,17 @@ def _fmt_params(params: dict) -> str:
 
 
 def signature(cfg: dict) -> str:
-    """Hash of the whole validated configuration: points of one sweep share it."""
-    text = json.dumps(cfg, sort_keys=True, default=str)
+    """Hash of the configuration's non-default values: points of one sweep share it.
+
+    Keys left at their default are not part of it, so that a pjcsync that adds configuration
+    keys (with defaults) can still resume and merge the files of an earlier version."""
+    given = {}
+    for section, keys in cfg.items():
+        schema = SCHEMA.get(section, {})
+        for name, value in keys.items():
+            if name not in schema or value != schema[name].default:
+                given.setdefault(section, {})[name] = value
+    text = json.dumps(given, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -43,6 +43,7 @@ from .superoperator import drift_operator
 
 COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted
 VERIFY_TOL = 1e-11        # auto: relative error of the eigen inverse on a random C allowed
+SPLIT_MIN = 64            # with >= 2 ranks, rank 1 takes a quarter of the triangular solve above N = 128
 TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls LAPACK ztrsyl
 KINDS = ("auto", "eigen", "schur")
 
@@ -133,7 +134,19 @@ class SylvesterInverse:
             T = Q = None
             if comm.Get_rank() == 0:
                 T, Q = sla.schur(self.G.toarray(), output="complex")
-            self.T = T                                   # the triangular solve runs on rank 0 only
+            self.T = T                                   # the triangular solve runs on rank 0 ...
+            self._h = layout.N // 2                      # ... helped by rank 1 (see _solve_triangular)
+            self._T11 = self._T22 = None
+            if comm.Get_size() > 1 and self._h >= SPLIT_MIN:
+                h, N = self._h, layout.N
+                if comm.Get_rank() == 0:
+                    comm.Send([np.ascontiguousarray(T[:h, :h]), MPI.C_DOUBLE_COMPLEX], dest=1, tag=11)
+                    comm.Send([np.ascontiguousarray(T[h:, h:]), MPI.C_DOUBLE_COMPLEX], dest=1, tag=12)
+                elif comm.Get_rank() == 1:
+                    self._T11 = np.empty((h, h), dtype=DTYPE)
+                    self._T22 = np.empty((N - h, N - h), dtype=DTYPE)
+                    comm.Recv([self._T11, MPI.C_DOUBLE_COMPLEX], source=0, tag=11)
+                    comm.Recv([self._T22, MPI.C_DOUBLE_COMPLEX], source=0, tag=12)
             self.Q = self._bcast(Q, (layout.N, layout.N))
             self._Qc = np.conj(self.Q)
             self.kind = "schur"
@@ -194,13 +207,12 @@ class SylvesterInverse:
         else:
             full = FT
         YT = np.empty((lay.rows, lay.N), dtype=DTYPE)
+        YTfull = None
         if comm.Get_rank() == 0:
-            F = np.ascontiguousarray(full.T)
-            A = self.T + s * np.eye(lay.N) if s != 0 else self.T
-            Y = solve_triangular_sylvester(A, self.T, F)
+            Y = self._solve_triangular(np.ascontiguousarray(full.T), s)
             YTfull = np.ascontiguousarray(Y.T)
-        else:
-            YTfull = None
+        elif comm.Get_rank() == 1 and self._T11 is not None:
+            self._help_triangular(s)
         if comm.Get_size() > 1:
             comm.Scatterv([YTfull, (counts, None), MPI.C_DOUBLE_COMPLEX] if YTfull is not None else None,
                           YT, root=0)
@@ -208,6 +220,37 @@ class SylvesterInverse:
             YT = YTfull
         UT = YT @ self.Q.T                                   # rows of (Q Y)^T
         return transpose_rows(UT, lay) @ self._Qc.T          # rows of Q Y Q^+
+
+    def _solve_triangular(self, F: np.ndarray, s: complex) -> np.ndarray:
+        """``(T + s) Y + Y T^+ = F`` on rank 0.  With two ranks or more, split 2 x 2:
+        ``Y22`` first, then ``Y21`` (rank 0) and ``Y12`` (rank 1) at the same time, then ``Y11``:
+        the critical path is three quarter-size problems instead of four."""
+        N = self.layout.N
+        A = self.T + s * np.eye(N) if s != 0 else self.T
+        if self._T11 is None and not (self.layout.comm.Get_size() > 1 and self._h >= SPLIT_MIN):
+            return solve_triangular_sylvester(A, self.T, F)
+        comm, h = self.layout.comm, self._h
+        B = self.T
+        solve_triangular_sylvester(A[h:, h:], B[h:, h:], F[h:, h:])                      # Y22
+        R12 = np.ascontiguousarray(F[:h, h:] - A[:h, h:] @ F[h:, h:])
+        req = comm.Isend([R12, MPI.C_DOUBLE_COMPLEX], dest=1, tag=13)
+        F[h:, :h] -= F[h:, h:] @ B[:h, h:].conj().T
+        solve_triangular_sylvester(A[h:, h:], B[:h, :h], F[h:, :h])                      # Y21
+        req.Wait()
+        comm.Recv([R12, MPI.C_DOUBLE_COMPLEX], source=1, tag=14)                         # Y12
+        F[:h, h:] = R12
+        F[:h, :h] -= A[:h, h:] @ F[h:, :h] + F[:h, h:] @ B[:h, h:].conj().T
+        solve_triangular_sylvester(A[:h, :h], B[:h, :h], F[:h, :h])                      # Y11
+        return F
+
+    def _help_triangular(self, s: complex) -> None:
+        """Rank 1's part of :meth:`_solve_triangular`: ``(T11 + s) Y12 + Y12 T22^+ = R12``."""
+        comm, h, N = self.layout.comm, self._h, self.layout.N
+        R12 = np.empty((h, N - h), dtype=DTYPE)
+        comm.Recv([R12, MPI.C_DOUBLE_COMPLEX], source=0, tag=13)
+        A11 = self._T11 + s * np.eye(h) if s != 0 else self._T11
+        solve_triangular_sylvester(A11, self._T22, R12)
+        comm.Send([R12, MPI.C_DOUBLE_COMPLEX], dest=0, tag=14)
 
     # --- checks ---
     def L0(self, X_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:

@@ -40,9 +40,9 @@ FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2
 
 FIGS = {
     "5": dict(title="Fig. 5: semiclassical (dashed) vs RWA (dotted); Delta = (2, -1), gamma = gamma_s = 2",
-              xrange=(-6.0, 6.0), points=49, obs="bloch",
+              xrange=(-6.0, 6.0), points=41, obs="bloch",
               curves=[dict(label="F = 1", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20),
-                      dict(label="F = 5", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=50)]),
+                      dict(label="F = 5", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40)]),
     "6": dict(title="Fig. 6: <S_x>, one qubit, Delta = 2, F = 1", xrange=(-4.0, 4.0), points=81, obs="Sx",
               curves=[dict(label="gamma = 0.3, gamma_s = 0", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.0, levels=60),
                       dict(label="gamma = gamma_s = 0.3", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3, levels=60),
@@ -51,10 +51,10 @@ FIGS = {
                xrange=(-3.0, 3.0), points=61, obs="pair",
                curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16)]),
     "11": dict(title="Fig. 11: total <S_x>, Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2",
-               xrange=(-3.0, 5.0), points=81, obs="Sx",
+               xrange=(-3.0, 5.0), points=61, obs="Sx",
                curves=[dict(label=f"M = {m}", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60)
                        for m in (1, 2, 3, 4)]),
-    "A4": dict(title="Fig. A4: weak coupling lambda = gamma/2, total <S_x>", xrange=(-10.0, 80.0), points=91,
+    "A4": dict(title="Fig. A4: weak coupling lambda = gamma/2, total <S_x>", xrange=(-10.0, 45.0), points=56,
                obs="Sx", curves=[dict(label=f"M = {m}", deltas=FA4[:m], F=4.4, gamma=2.0, gamma_s=2.0, levels=30)
                                  for m in (1, 2, 3, 4)]),
     "M100": dict(title="many qubits: total <S_x>, Delta spread over [1, 2.5], F = 0.77, gamma = gamma_s = 0.2",
@@ -110,6 +110,7 @@ def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int
         if c.get("rwa", True) and model.M <= rwa_max_qubits:
             from pjcsync.parallel import RowLayout
             from pjcsync.steady import steady_state
+            from petsc4py import PETSc
             layout = RowLayout.create(model.N)
             rwa = []
             for w in x:
@@ -117,6 +118,7 @@ def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int
                 st = steady_state(m, {"method": "direct", "rtol": 1e-9}, layout)
                 rwa.append(exact_observables(m, st.rows(), layout))
                 st.rho.destroy()
+                PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
         print(f"  {name} {c['label'] or 'curve'}: semiclassical {t_sc:.1f} s"
               + (f", RWA {time.perf_counter() - t0 - t_sc:.1f} s (n_c = {model.levels})" if rwa else ""), flush=True)
         data["labels"].append(c["label"])

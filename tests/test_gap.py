@@ -104,3 +104,15 @@ def test_bad_target_exits_2(tmp_path):
     cfg = write_config(tmp_path, CASE)
     p = run_cli(["gap", cfg, "--set", "gap.target=0"])
     assert p.returncode == 2 and "target" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_sylvester_preconditioned_solves_two_ranks(tmp_path):
+    """[gap] solver = sylvester: GMRES with -(L0 + tau)^-1 (pjcsync.sylvester) instead of MUMPS."""
+    cfg = write_config(tmp_path, CASE)
+    out = cli_json(["gap", cfg, "--set", "gap.solver='sylvester'", "--set", "gap.nev=4"], ranks=2, timeout=180)
+    assert out["ksp_type"] == "gmres" and out["pc_type"] == "python"
+    ref = reference(10)
+    got = np.array([complex(*z) for z in out["eigenvalues"]])
+    for z in ref[:3]:
+        assert np.min(np.abs(got - z)) < 1e-8
+    assert max(out["residuals"]) < 1e-8

@@ -172,14 +172,14 @@ def qutip_exact(nc, wr, F, gamma, Delta, lam, gs):
 def test_fig5_strong_damping_agrees_with_exact_rwa():
     """Fig. 5 (F = 1): gamma = gamma_s = 2, Delta = (2, -1).  The paper shows the semiclassical
     spins on top of the RWA ones; measured max deviation of any Bloch component over
-    omega - omega_0 in [-6, 6]: about 0.06 (F = 1)."""
-    m = Model(levels=20, gamma=2.0, detunings=(2.0, -1.0), couplings=(1.0, 1.0), gamma_s=(2.0, 2.0),
+    omega - omega_0 in [-6, 6]: 0.043 (F = 1, 41 points; 0.17 at F = 5)."""
+    m = Model(levels=12, gamma=2.0, detunings=(2.0, -1.0), couplings=(1.0, 1.0), gamma_s=(2.0, 2.0),
               amplitude=1.0, drive_detuning=0.0)
-    ws = [-4.0, -1.0, 0.0, 1.5, 3.0]
+    ws = [-3.0, 0.0, 1.5, 3.0]
     res = sc.sweep(m, ws, {"starts": 4})
     worst = 0.0
     for w, r in zip(ws, res):
-        a_ex, b_ex = qutip_exact(20, -w, 1.0, 2.0, [2.0, -1.0], [1.0, 1.0], [2.0, 2.0])
+        a_ex, b_ex = qutip_exact(12, -w, 1.0, 2.0, [2.0, -1.0], [1.0, 1.0], [2.0, 2.0])
         worst = max(worst, np.abs(r.best.b - b_ex).max())
         assert abs(r.best.alpha - a_ex) < 0.05
     assert worst < 0.08

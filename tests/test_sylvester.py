@@ -60,13 +60,14 @@ SCRIPT = textwrap.dedent("""
     from pjcsync.parallel import RowLayout
     from pjcsync.sylvester import SylvesterInverse
     nc, gs, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+    kinds = sys.argv[4].split(",") if len(sys.argv) > 4 else ["eigen", "schur", "auto"]
     m = Model(levels=nc, gamma=0.3, detunings=(1.0, -1.0), couplings=(1.0, 1.0), gamma_s=(gs, gs),
               amplitude=0.25, drive_detuning=0.0)
     lay = RowLayout.create(m.N)
     rng = np.random.default_rng(7)
     C = rng.standard_normal((m.N, m.N)) + 1j * rng.standard_normal((m.N, m.N))
     res = {}
-    for kind in ("eigen", "schur", "auto"):
+    for kind in kinds:
         S = SylvesterInverse(m.hamiltonian(), m.collapse_operators(), lay, kind=kind, shift=0.0)
         for s in (0.0, 0.7j, 0.2 - 1.3j):
             X = S.apply(C[lay.i0:lay.i1], shift=s)
@@ -98,6 +99,24 @@ def test_inverse_is_exact_on_random_C(tmp_path, ranks):
             R = G @ X + X @ G.conj().T + s * X - C
             assert np.linalg.norm(R) / np.linalg.norm(C) < 1e-12, (kind, s)
     assert res["schur chosen"][0] == "schur" and res["eigen chosen"][0] == "eigen"
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_split_triangular_solve(tmp_path, ranks):
+    """N = 136 >= 2 * SPLIT_MIN: rank 1 solves a quarter of the triangular equation."""
+    script = tmp_path / "s.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "res.npy"
+    p = run_mpi_script(script, ranks, ["34", "3e-3", out, "schur"], timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    res = np.load(out, allow_pickle=True).item()
+    G = dense_G(34, (1.0, -1.0), 0.3, 3e-3, 0.25)
+    N = G.shape[0]
+    rng = np.random.default_rng(7)
+    C = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
+    for s in (0.0, 0.7j, 0.2 - 1.3j):
+        X = np.array(res[f"schur {s}"])
+        assert np.linalg.norm(G @ X + X @ G.conj().T + s * X - C) / np.linalg.norm(C) < 1e-12
 
 
 def test_auto_picks_schur_at_fig8_resonance(tmp_path):
