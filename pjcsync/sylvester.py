@@ -20,7 +20,8 @@ rank 0 (LAPACK), then broadcast: every rank holds the N x N factors.
   algorithm (GEMM updates, LAPACK ``ztrsyl`` on small diagonal blocks) and scattered back.
   Backward stable whatever ``cond(V)``.
 * ``kind = "auto"``: the eigen-decomposition, kept if ``cond_1(V) <= COND_LIMIT`` and its inverse
-  reproduces a random right-hand side to ``VERIFY_TOL``; otherwise the Schur form.  The choice
+  reproduces a random right-hand side to ``VERIFY_TOL``; otherwise the Schur form.  Above
+  ``N = AUTO_EIGEN_MAX_N`` the Schur form directly.  The choice
   and ``cond_V`` are reported.
 
 :class:`L0PC` wraps the inverse as a PETSc preconditioner (``-pc_type python
@@ -43,6 +44,10 @@ from .superoperator import drift_operator
 
 COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted
 VERIFY_TOL = 1e-11        # auto: relative error of the eigen inverse on a random C allowed
+AUTO_EIGEN_MAX_N = 1024   # auto above this N: Schur directly.  Measured at N = 1600 (Fig. 11, M = 4):
+                          # cond(V) = 1.6e16, and the eigen trial (zgeev + inverse + check) costed
+                          # twice the Schur set-up for nothing; Schur is always exact and its
+                          # application costs one extra triangular solve (~25 %).
 SPLIT_MIN = 64            # with >= 2 ranks, rank 1 takes a quarter of the triangular solve above N = 128
 TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls LAPACK ztrsyl
 KINDS = ("auto", "eigen", "schur")
@@ -108,6 +113,8 @@ class SylvesterInverse:
         self.verify_error = None
         self.requested_kind = kind
         comm = layout.comm
+        if kind == "auto" and layout.N > AUTO_EIGEN_MAX_N:
+            kind = "schur"      # large N: skip the eigen trial (see AUTO_EIGEN_MAX_N)
         if kind in ("auto", "eigen"):
             d = V = Vinv = None
             if comm.Get_rank() == 0:

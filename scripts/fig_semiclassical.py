@@ -51,7 +51,7 @@ FIGS = {
                xrange=(-3.0, 3.0), points=61, obs="pair",
                curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16)]),
     "11": dict(title="Fig. 11: total <S_x>, Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2",
-               xrange=(-3.0, 5.0), points=61, obs="Sx",
+               xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_max_qubits=1,
                curves=[dict(label=f"M = {m}", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60)
                        for m in (1, 2, 3, 4)]),
     "A4": dict(title="Fig. A4: weak coupling lambda = gamma/2, total <S_x>", xrange=(-10.0, 45.0), points=56,
@@ -196,7 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fig", action="append", choices=[*FIGS, "A5"], help="figure(s) to draw (default: all but M100)")
     ap.add_argument("--points", type=int, help="points per curve (default: the figure's own)")
     ap.add_argument("--starts", type=int, default=3, help="fresh starting points per sweep point")
-    ap.add_argument("--rwa-max-qubits", type=int, default=2, help="exact RWA curves up to this many qubits")
+    ap.add_argument("--rwa-max-qubits", type=int, help="exact RWA curves up to this many qubits (default: "
+                    "2, but 1 for Fig. 11, whose M = 2 curve takes ~10 min with 60 levels)")
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz data")
     ap.add_argument("--out", default=str(OUT), help="output directory")
     args = ap.parse_args(argv)
@@ -216,7 +217,8 @@ def main(argv=None) -> int:
             data = np.load(npz, allow_pickle=True)["data"].item()
         else:
             t0 = time.perf_counter()
-            data = compute(src, spec, args.points or spec["points"], args.starts, args.rwa_max_qubits)
+            limit = args.rwa_max_qubits if args.rwa_max_qubits is not None else spec.get("rwa_max_qubits", 2)
+            data = compute(src, spec, args.points or spec["points"], args.starts, limit)
             np.savez(npz, data=np.array(data, dtype=object))
             print(f"fig {src}: {time.perf_counter() - t0:.1f} s", flush=True)
         cache[src] = data
