@@ -423,10 +423,11 @@ def cmd_sweep(args, cfg) -> dict:
     line = (f"sweep: {s['computed']} points computed ({s['already_done']} already done) in "
             f"{s['seconds']:.1f} s on {s['ranks']} rank(s), {s['groups']} group(s) -> {res['file']}")
     if warm and cold and all(isinstance(v, int) for v in warm + cold):
-        line += (f"; iterations: {sum(cold) / len(cold):.1f} per cold start, "
-                 f"{sum(warm) / len(warm):.1f} per warm start")
+        line += (f"; mean iterations {sum(cold) / len(cold):.1f} at the {len(cold)} cold-started and "
+                 f"{sum(warm) / len(warm):.1f} at the {len(warm)} warm-started points")
     if s["iterations_saved"]:
-        line += f"; warm starts saved {sum(s['iterations_saved'])} iterations in all"
+        line += (f"; warm starts saved {sum(s['iterations_saved'])} iterations in all against cold "
+                 f"starts of the same points")
     _emit_err(line)
     if res["failed"]:
         k, msg = res["failed"][0]

@@ -355,6 +355,15 @@ STATIONARY_TOL = 1e-3    # a minimum is accepted when the projected gradient of 
 RESTARTS = 3             # L-BFGS restarts from the last point when it stopped short of that
 
 
+def _flush_fortran() -> None:
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libgfortran.so.5")
+        lib._gfortran_flush_i4(ctypes.byref(ctypes.c_int(6)))
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
     """Silence file descriptor 1: SciPy's L-BFGS-B Fortran code may print a line-search message
@@ -365,6 +374,7 @@ def _quiet_stdout():
     try:
         yield
     finally:
+        _flush_fortran()       # gfortran buffers unit 6: empty it into /dev/null, not at exit
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)

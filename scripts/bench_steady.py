@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Steady-state benchmark: pjcsync's methods against QuTiP, in the same run (issue 8).
 
-    .venv/bin/python scripts/bench_steady.py              # default set, about 10 minutes
-    .venv/bin/python scripts/bench_steady.py --paper      # + Fig. 11 at n_c = 100 (M = 1..4), 1 and 2 ranks
+    .venv/bin/python scripts/bench_steady.py              # default set, about 15 minutes (busy machine)
+    .venv/bin/python scripts/bench_steady.py --paper      # + ladder n_c = 32, 64 and Fig. 11 at n_c = 100
+                                                          #   (M = 1..4; M = 4 at 1 and 2 ranks): hours
     .venv/bin/python scripts/bench_steady.py --big        # + M = 5, n_c = 100 (10.2 million entries)
     .venv/bin/python scripts/bench_steady.py --only fig8  # cases whose name contains "fig8"
 
@@ -114,14 +115,18 @@ def run_qutip(p: dict, method: str, timeout: float) -> dict:
 
 
 def cases(args):
+    """(name, parameters, methods, rank counts, run QuTiP too).  The default set stays near
+    15 minutes on a busy 2-core machine: QuTiP's LU at M = 4, n_c = 16 alone reaches the timeout."""
     out = []
     for M in (1, 2, 3, 4):
-        out.append((f"fig11 M={M} nc=16", {**FIG11, "M": M, "nc": 16}, ["krylov", "sylvester", "direct"], [1], True))
+        methods = ["krylov", "sylvester", "direct"] if M < 4 else ["krylov", "sylvester"]
+        out.append((f"fig11 M={M} nc=16", {**FIG11, "M": M, "nc": 16}, methods, [1], True))
     out.append(("fig8 resonance nc=20", {**FIG8, "M": 2, "nc": 20}, ["krylov", "sylvester", "direct"], [1], True))
     out.append(("fig8 resonance nc=40", {**FIG8, "M": 2, "nc": 40}, ["krylov"], [1], True))
-    for nc in (32, 64):
-        out.append((f"ladder M=4 nc={nc}", {**FIG11, "M": 4, "nc": nc}, ["krylov"], [1], nc <= 32))
+    out.append(("fig11 M=4 nc=100 omega-omega0=-3", {**FIG11, "M": 4, "nc": 100, "wr": 3.0}, ["krylov"], [1], False))
     if args.paper:
+        for nc in (32, 64):
+            out.append((f"ladder M=4 nc={nc}", {**FIG11, "M": 4, "nc": nc}, ["krylov"], [1], False))
         for M in (1, 2, 3):
             out.append((f"fig11 M={M} nc=100", {**FIG11, "M": M, "nc": 100}, ["krylov"], [1], M <= 2))
         out.append(("fig11 M=4 nc=100", {**FIG11, "M": 4, "nc": 100}, ["krylov"], [1, 2], False))
@@ -141,7 +146,7 @@ def main():
     ap.add_argument("--paper", action="store_true", help="add Fig. 11 at n_c = 100 (M = 1..4; M = 4 at 1 and 2 ranks)")
     ap.add_argument("--big", action="store_true", help="add M = 5, n_c = 100 (2 ranks, matrix-free)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
-    ap.add_argument("--timeout", type=float, default=240, help="seconds allowed per solve (default 240)")
+    ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per solve (default 180)")
     ap.add_argument("--big-timeout", type=float, default=1800, help="seconds per solve for --paper/--big cases")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = ap.parse_args()

@@ -286,6 +286,19 @@ def test_krylov_warm_starts_two_ranks(tmp_path):
     assert_same_points(pts, load_points(tmp_path / "d.h5")["points"], 1e-8, same_config=False)
 
 
+def test_unequal_groups_three_ranks(tmp_path):
+    """3 ranks as 2 groups (of 1 and 2 ranks: MUMPS and the observables on a sub-communicator)
+    give the same points as 1 rank."""
+    cfg = write_config(tmp_path, FIG8.replace("num = 41", "num = 7"))
+    p = run_cli(["sweep", cfg, "--out", tmp_path / "g.h5", "--groups", "2"], 3)
+    check_run(p)
+    pts = load_points(tmp_path / "g.h5")["points"]
+    assert sorted({q["solver"]["ranks"] for q in pts}) == [1, 2]
+    p = run_cli(["sweep", cfg, "--out", tmp_path / "s.h5"], 1)
+    check_run(p)
+    assert_same_points(pts, load_points(tmp_path / "s.h5")["points"], 1e-10)
+
+
 def test_failed_points_exit_1_and_are_retried(tmp_path):
     text = FIG8.replace('method = "direct"', 'method = "krylov"\nmax_iterations = 2').replace("num = 41", "num = 3")
     cfg = write_config(tmp_path, text)
@@ -312,3 +325,16 @@ def test_guide_lists_every_key_and_command():
             assert f"| `{name}` |" in guide, (section, name)
     for command in ("info", "steady", "sweep", "merge", "show"):
         assert f"#### `pjcsync {command}`" in guide
+
+
+@pytest.mark.slow
+def test_figures_show_the_papers_features():
+    """scripts/fig_steady.py on its default grids (a few minutes): the dip of <S^2> near
+    resonance for antisymmetric detunings only (Fig. 7), multiphoton oscillations of <S_x>
+    between 0 and Delta (Fig. 3), <S^2> ~ 0.43 at resonance (Fig. 8), synchronization peaks
+    growing with M (Fig. 11).  --check makes a missing feature exit 1."""
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "fig_steady.py"), "--fig", "3", "--fig", "7",
+                        "--fig", "8", "--fig", "11", "--check"], capture_output=True, text=True, env=_env(),
+                       timeout=1800, cwd=ROOT)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert p.stdout.count("feature OK") == 4, p.stdout
