@@ -144,23 +144,12 @@ def cmd_steady(args, cfg) -> dict:
     from .model import Model
     from .memory import estimate, check_fits
     from .parallel import RowLayout
-    from .steady import steady_state
-    from .observables import basic_observables, entanglement_observables, EDGE_WARNING
+    from .sweep import solve_point
     model = Model.from_config(cfg)
     _check_out_option(args)
     check_fits(estimate(model, cfg["solver"]), args.force)
     layout = RowLayout.create(model.N)
-    if cfg["floquet"]["harmonics"] > 0:     # the lab frame's periodic steady state (period average)
-        from .floquet import periodic_steady_state
-        state = periodic_steady_state(model, cfg, layout)
-    else:
-        state = steady_state(model, cfg["solver"], layout)
-    obs = basic_observables(model, state.rows(), layout)
-    obs.update(entanglement_observables(model, state.rows(), layout, sigma=obs["sigma"]))
-    warnings = []
-    if obs["edge_population"] > EDGE_WARNING:
-        warnings.append(f"population {obs['edge_population']:.2e} in the top {obs['edge_levels']} cavity "
-                        f"levels: the cavity is truncated too early, increase [cavity] levels")
+    state, obs, warnings = solve_point(model, cfg, layout)
     out = {"observables": obs, "solver": state.solver, "checks": state.checks, "warnings": warnings,
            "config": cfg}
     if args.out:
@@ -480,14 +469,8 @@ def _emit_err(text: str) -> None:
 
 
 def _json_default(o):
-    import numpy as np
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, complex):
-        return [o.real, o.imag]
-    return str(o)
+    from .results import jsonable
+    return jsonable(o)
 
 
 def _emit_json(obj: dict) -> None:

@@ -41,7 +41,8 @@ class ResultsFileError(ValueError):
 
 # --- small helpers -----------------------------------------------------------------------------
 
-def _jsonable(o):
+def jsonable(o):
+    """``json.dumps`` default for numpy scalars and arrays and complex numbers ([re, im])."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -52,7 +53,7 @@ def _jsonable(o):
 
 
 def _dumps(obj) -> str:
-    return json.dumps(obj, default=_jsonable)
+    return json.dumps(obj, default=jsonable)
 
 
 def _toml_value(v) -> str:
