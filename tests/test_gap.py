@@ -8,32 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import cli_json, run_cli, write_config
+from reference import collapse, rwa_hamiltonian
 
 
 def dense_liouvillian(nc, wr, F, gamma, Delta, lam, gs):
     """Column-stacking vectorization (independent of pjcsync's row-major one: same spectrum)."""
-    M = len(Delta)
-    a1 = np.diag(np.sqrt(np.arange(1, nc)), 1).astype(complex)
-    sm1 = np.array([[0, 0], [1, 0]], complex)
-    sz1 = np.diag([1.0, -1.0]).astype(complex)
-
-    def site(op, k):
-        mats = [np.eye(nc)] + [np.eye(2)] * M
-        mats[k] = op
-        out = mats[0]
-        for x in mats[1:]:
-            out = np.kron(out, x)
-        return out
-    a = site(a1, 0)
-    H = wr * a.conj().T @ a + F * (a + a.conj().T)
-    cs = [math.sqrt(gamma) * a]
-    for l in range(M):
-        sm = site(sm1, l + 1)
-        H = H + lam[l] * (a @ sm.conj().T + a.conj().T @ sm) + 0.5 * (Delta[l] + wr) * site(sz1, l + 1)
-        if gs[l] > 0:
-            cs.append(math.sqrt(gs[l]) * sm)
-    N = H.shape[0]
-    I = np.eye(N)
+    H = rwa_hamiltonian(nc, Delta, lam, F, -wr)
+    cs = collapse(nc, len(Delta), gamma, gs)
+    I = np.eye(H.shape[0])
     # vec(A X B) = (B^T kron A) vec(X) for column stacking
     L = -1j * (np.kron(I, H) - np.kron(H.T, I))
     for c in cs:

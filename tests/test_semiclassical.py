@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import cli_json, run_cli, write_config
+from reference import collapse, lindblad_map, rwa_hamiltonian
 from pjcsync import semiclassical as sc
 from pjcsync.model import Model
 
@@ -18,37 +19,17 @@ from pjcsync.model import Model
 # --- independent dense reference -------------------------------------------------------------
 
 def dense_S(nc, wr, F, gamma, Delta, lam, gs, alpha, b):
-    """||L(rho)||_F^2 for the ansatz (41) in a truncated Fock space, all built here."""
+    """||L(rho)||_F^2 for the ansatz (41) in a truncated Fock space (dense reference)."""
     M = len(Delta)
-    a1 = np.diag(np.sqrt(np.arange(1, nc)), 1).astype(complex)
-    sm1 = np.array([[0, 0], [1, 0]], complex)            # |down><up|, basis (up, down)
-    sz1 = np.diag([1.0, -1.0]).astype(complex)
-    paulis = [np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0]]), sz1]
-
-    def site(op, k):      # k = 0 cavity, k = l + 1 qubit l
-        mats = [np.eye(nc)] + [np.eye(2)] * M
-        mats[k] = op
-        out = mats[0]
-        for x in mats[1:]:
-            out = np.kron(out, x)
-        return out
-
-    a = site(a1, 0)
-    H = wr * a.conj().T @ a + F * (a + a.conj().T)
-    cs = [math.sqrt(gamma) * a]
-    for l in range(M):
-        sm = site(sm1, l + 1)
-        H = H + lam[l] * (a @ sm.conj().T + a.conj().T @ sm) + 0.5 * (Delta[l] + wr) * site(sz1, l + 1)
-        cs.append(math.sqrt(gs[l]) * sm)
+    H = rwa_hamiltonian(nc, Delta, lam, F, -wr)
+    cs = collapse(nc, M, gamma, gs)
+    paulis = [np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
     n = np.arange(nc)
     coh = np.exp(-abs(alpha) ** 2 / 2) * np.array([alpha ** k / math.sqrt(math.factorial(k)) for k in n])
     rho = np.outer(coh, coh.conj())
     for l in range(M):
         rho = np.kron(rho, 0.5 * (np.eye(2) + sum(b[l][i] * paulis[i] for i in range(3))))
-    Lr = -1j * (H @ rho - rho @ H)
-    for c in cs:
-        cd = c.conj().T
-        Lr += c @ rho @ cd - 0.5 * (cd @ c @ rho + rho @ cd @ c)
+    Lr = lindblad_map(H, cs, rho)
     return float(np.vdot(Lr, Lr).real)
 
 
