@@ -114,8 +114,13 @@ def solve_direct(model: Model, layout: RowLayout, rtol: float = 1e-10, options_p
     info = {"method": "direct", "iterations": 1, "assembly_seconds": t_assembly,
             "factorization": pc.getFactorSolverType() or "petsc",
             "ksp_type": ksp.getType(), "pc_type": pc.getType()}
+    # petsc4py 3.18 defers destruction of objects still referenced from Python: destroy the
+    # PC (which holds the MUMPS factors) explicitly and collect, or every solve keeps its factors
+    pc.destroy()
     ksp.destroy()
     A.destroy()
+    if hasattr(PETSc, "garbage_cleanup"):
+        PETSc.garbage_cleanup(layout.comm)
     return x, info
 
 
