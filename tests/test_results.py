@@ -66,7 +66,8 @@ def test_steady_out_show_load_roundtrip(tmp_path, ranks):
         import subprocess
         from conftest import MPIRUN, _env
         probe = subprocess.run([MPIRUN, "-n", "2", sys.executable, "-c",
-                                "import h5py; print(h5py.get_config().mpi)"],
+                                "from mpi4py import MPI; import h5py; "
+                                "MPI.COMM_WORLD.rank or print(h5py.get_config().mpi)"],
                                capture_output=True, text=True, env=_env(), timeout=120)
         if probe.returncode == 0 and probe.stdout.split():
             assert data["versions"]["h5py_mpi"] == (probe.stdout.split()[0] == "True")
