@@ -349,7 +349,7 @@ def write_checkpoint_array(path: str, layout: RowLayout, rows: np.ndarray) -> No
     """Collective: rho (N x N) into one ``.npy`` file, each rank writing its own rows; the file
     appears complete (rename) or not at all."""
     comm, rank = layout.comm, layout.comm.Get_rank()
-    tmp = f"{path}.tmp.npy"
+    tmp = comm.bcast(f"{path}.tmp-{os.getpid()}.npy" if rank == 0 else None, root=0)
     if rank == 0:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPE, shape=(layout.N, layout.N))

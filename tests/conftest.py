@@ -69,3 +69,28 @@ decay = 3e-3
 amplitude = 0.25
 detuning = 0.0
 """)
+
+
+def wait_until_gone(marker: str, timeout: float = 60) -> None:
+    """Wait until no process (other than this one) has ``marker`` in its command line.
+
+    After ``mpirun`` is killed its rank processes may live on for a moment and keep writing
+    files; a test that resumes the run must wait for them."""
+    import time
+    deadline = time.time() + timeout
+    me = os.getpid()
+    while time.time() < deadline:
+        alive = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        alive.append(int(entry))
+            except OSError:
+                continue
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes with {marker!r} still running after {timeout} s: {alive}")
