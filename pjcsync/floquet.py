@@ -42,7 +42,7 @@ from petsc4py import PETSc
 
 from .model import DTYPE, Model
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, transpose_rows
-from .steady import POSITIVITY_CHECK_MAX_N, SteadyState
+from .steady import POSITIVITY_CHECK_MAX_N, SteadyState, lu_solve
 from . import superoperator as so
 from .evolve import commutator_rows, counter_rotating_operator
 
@@ -141,30 +141,9 @@ def _solve_direct(model, blay, options_prefix=""):
     if lay.i0 == 0:
         b.setValue(lay.i0 * lay.N * blay.nb + blay.K * lay.local_size, scale)
     b.assemble()
-    x = A.createVecRight()
-    ksp = PETSc.KSP().create(comm=lay.comm)
-    ksp.setOptionsPrefix(options_prefix)
-    ksp.setOperators(A)
-    ksp.setType("preonly")
-    pc = ksp.getPC()
-    pc.setType("lu")
-    if PETSc.Sys.hasExternalPackage("mumps"):
-        pc.setFactorSolverType("mumps")
-    elif lay.comm.Get_size() > 1:
-        raise PjcsyncError("[floquet] method = 'direct' on several ranks needs a PETSc build with MUMPS")
-    ksp.setFromOptions()
-    try:
-        ksp.solve(b, x)
-    except PETSc.Error as exc:
-        raise PjcsyncError(f"harmonic block system: direct solve failed in PETSc (error {exc.ierr})",
-                           collective=True) from None
-    if ksp.getConvergedReason() < 0:
-        raise PjcsyncError(f"harmonic block system: direct solve failed (KSP reason {ksp.getConvergedReason()})",
-                           collective=True)
-    info = {"iterations": 1, "factorization": pc.getFactorSolverType() or "petsc"}
-    ksp.destroy()
+    x, info = lu_solve(A, b, lay.comm, options_prefix, "harmonic block system: direct solve")
     A.destroy()
-    return x, info
+    return x, {"iterations": 1, "factorization": info["factorization"]}
 
 
 def _solve_fieldsplit(model, blay, rtol, max_iterations):

@@ -91,8 +91,19 @@ def solve_direct(model: Model, layout: RowLayout, rtol: float = 1e-10, options_p
     if layout.i0 == 0:
         b.setValue(0, scale)
     b.assemble()
+    x, info = lu_solve(A, b, layout.comm, options_prefix, "direct solve")
+    A.destroy()
+    info = {"method": "direct", "iterations": 1, "assembly_seconds": t_assembly, **info}
+    return x, info
+
+
+def lu_solve(A: PETSc.Mat, b: PETSc.Vec, comm, options_prefix: str = "",
+             what: str = "direct solve") -> tuple[PETSc.Vec, dict]:
+    """Sparse LU (MUMPS where available) of ``A x = b``; PETSc options may change the solver.
+
+    Failures are PjcsyncErrors naming ``what``.  The factors are freed before returning."""
     x = A.createVecRight()
-    ksp = PETSc.KSP().create(comm=layout.comm)
+    ksp = PETSc.KSP().create(comm=comm)
     ksp.setOptionsPrefix(options_prefix)
     ksp.setOperators(A)
     ksp.setType("preonly")
@@ -100,27 +111,25 @@ def solve_direct(model: Model, layout: RowLayout, rtol: float = 1e-10, options_p
     pc.setType("lu")
     if PETSc.Sys.hasExternalPackage("mumps"):
         pc.setFactorSolverType("mumps")
-    elif layout.comm.Get_size() > 1:
-        raise PjcsyncError("the direct method on several ranks needs a PETSc build with MUMPS")
+    elif comm.Get_size() > 1:
+        raise PjcsyncError(f"{what} on several ranks needs a PETSc build with MUMPS", collective=True)
     ksp.setFromOptions()
     try:
         ksp.solve(b, x)
     except PETSc.Error as exc:
-        raise PjcsyncError(f"direct solve failed in PETSc (error {exc.ierr}); "
+        raise PjcsyncError(f"{what} failed in PETSc (error {exc.ierr}); "
                            f"the factorization may have run out of memory") from None
     reason = ksp.getConvergedReason()
     if reason < 0:
-        raise PjcsyncError(f"direct solve failed: KSP reason {reason}")
-    info = {"method": "direct", "iterations": 1, "assembly_seconds": t_assembly,
-            "factorization": pc.getFactorSolverType() or "petsc",
+        raise PjcsyncError(f"{what} failed: KSP reason {reason}", collective=True)
+    info = {"factorization": pc.getFactorSolverType() or "petsc",
             "ksp_type": ksp.getType(), "pc_type": pc.getType()}
     # petsc4py 3.18 defers destruction of objects still referenced from Python: destroy the
     # PC (which holds the MUMPS factors) explicitly and collect, or every solve keeps its factors
     pc.destroy()
     ksp.destroy()
-    A.destroy()
     if hasattr(PETSc, "garbage_cleanup"):
-        PETSc.garbage_cleanup(layout.comm)
+        PETSc.garbage_cleanup(comm)
     return x, info
 
 
