@@ -213,9 +213,7 @@ def _solve_sylvester(model, blay, rtol, max_iterations, kind="auto"):
     w = model.omega
     tvec = _trace_weights(blay)
     # border e = vec(K_diss) / Tr K_diss in block 0 (DESIGN section 2), vec(I)/N without dissipation
-    Kd = sp.csr_matrix((lay.N, lay.N), dtype=DTYPE)
-    for c in c_ops:
-        Kd = Kd + c.conj().T @ c
+    Kd = so.jump_sum(c_ops, lay.N)
     trK = float(np.real(Kd.diagonal().sum()))
     E = Kd / trK if trK > 0 else sp.identity(lay.N, dtype=DTYPE, format="csr") / lay.N
     e = np.zeros(blay.local_size, dtype=DTYPE)

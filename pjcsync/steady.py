@@ -340,9 +340,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     """GMRES (or any KSP) on the bordered system, right-preconditioned by ``-L0^-1``."""
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
-    K = sp.csr_matrix((layout.N, layout.N), dtype=DTYPE)
-    for c in c_ops:
-        K = K + c.conj().T @ c
+    K = so.jump_sum(c_ops, layout.N)
     trK = float(K.diagonal().real.sum())
     if trK <= 0:
         raise InputError("the krylov method needs some dissipation (Tr K = 0)")
@@ -414,9 +412,7 @@ def solve_fixed_point(model: Model, layout: RowLayout, sylv, x0: np.ndarray, rto
     from .matfree import RowOperator
     H, c_ops = model.hamiltonian(), model.collapse_operators()
     op = RowOperator(H, c_ops, layout)
-    K = sp.csr_matrix((layout.N, layout.N), dtype=DTYPE)
-    for c in c_ops:
-        K = K + c.conj().T @ c
+    K = so.jump_sum(c_ops, layout.N)
     trK = float(K.diagonal().real.sum())
     if trK <= 0:
         raise InputError("the sylvester method needs some dissipation (Tr K = 0)")

@@ -32,12 +32,17 @@ def _clean(op: sp.spmatrix) -> sp.csr_matrix:
     return out
 
 
+def jump_sum(c_ops: list[sp.spmatrix], N: int) -> sp.csr_matrix:
+    """``K = sum_k L_k^+ L_k`` (the anticommutator part of eq. 9), N x N."""
+    K = sp.csr_matrix((N, N), dtype=DTYPE)
+    for c in c_ops:
+        K = K + c.conj().T @ c
+    return _clean(K)
+
+
 def drift_operator(H: sp.spmatrix, c_ops: list[sp.spmatrix]) -> sp.csr_matrix:
     """``A = -iH - K/2`` with ``K = sum_k L_k^+ L_k``; ``G = -A`` is the paper's eq. (11) operator."""
-    A = -1j * sp.csr_matrix(H, dtype=DTYPE)
-    for c in c_ops:
-        A = A - 0.5 * (c.conj().T @ c)
-    return _clean(A)
+    return _clean(-1j * sp.csr_matrix(H, dtype=DTYPE) - 0.5 * jump_sum(c_ops, H.shape[0]))
 
 
 def row_blocks(H: sp.spmatrix, c_ops: list[sp.spmatrix], layout: RowLayout,
