@@ -53,6 +53,25 @@ def write_config(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
     return path
 
 
+def model_text(p: dict, extra: str = "") -> str:
+    """TOML of a model from a dict with keys levels, gamma, omega0, delta (TOML list body),
+    gamma_s, F, dw, followed by ``extra`` (more sections)."""
+    return f"""
+[cavity]
+levels = {p['levels']}
+decay = {p['gamma']}
+frequency = {p['omega0']}
+[qubits]
+detuning = [{p['delta']}]
+coupling = 1.0
+decay = {p['gamma_s']}
+[drive]
+amplitude = {p['F']}
+detuning = {p['dw']}
+{extra}
+"""
+
+
 @pytest.fixture
 def fig8_small(tmp_path):
     """Fig. 8's parameters (gamma_s = 3e-3) with few cavity levels: fast and well converged."""

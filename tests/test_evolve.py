@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import MPIRUN, _env, cli_json, run_cli, write_config, wait_until_gone
+from conftest import MPIRUN, _env, cli_json, model_text, run_cli, write_config, wait_until_gone
 
 qt = pytest.importorskip("qutip")
 
@@ -25,21 +25,7 @@ SMALL = dict(levels=7, gamma=0.4, delta=2.0, F=0.6, gamma_s=0.1, omega0=8.0, dw=
 
 
 def config_text(p: dict, evolve: str) -> str:
-    return f"""
-[cavity]
-levels = {p['levels']}
-decay = {p['gamma']}
-frequency = {p['omega0']}
-[qubits]
-detuning = [{p['delta']}]
-coupling = 1.0
-decay = {p['gamma_s']}
-[drive]
-amplitude = {p['F']}
-detuning = {p['dw']}
-[evolve]
-{evolve}
-"""
+    return model_text(p, f"[evolve]\n{evolve}")
 
 
 def qutip_reference(p: dict, frame: str, tlist):

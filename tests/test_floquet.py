@@ -7,32 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import cli_json, run_cli, write_config
+from conftest import cli_json, model_text, run_cli, write_config
 
 BASE = dict(levels=6, gamma=1.0, delta=2.0, F=0.6, gamma_s=0.5, omega0=8.0, dw=0.3)
-
-
-def text(p: dict, extra: str = "") -> str:
-    return f"""
-[cavity]
-levels = {p['levels']}
-decay = {p['gamma']}
-frequency = {p['omega0']}
-[qubits]
-detuning = [{p['delta']}]
-coupling = 1.0
-decay = {p['gamma_s']}
-[drive]
-amplitude = {p['F']}
-detuning = {p['dw']}
-{extra}
-"""
 
 
 @pytest.mark.parametrize("qubits", [1, 2])
 def test_long_time_period_average_converges_to_periodic_steady_state(tmp_path, qubits):
     p = BASE if qubits == 1 else dict(BASE, levels=4, delta="1.0, -1.5")
-    cfg = write_config(tmp_path, text(p, "[floquet]\nharmonics = 4\n[evolve]\nframe = \"lab\"\n"
+    cfg = write_config(tmp_path, model_text(p, "[floquet]\nharmonics = 4\n[evolve]\nframe = \"lab\"\n"
                                       "periods = 90\noutput_every_periods = 1\nrtol = 1e-10\natol = 1e-13"))
     fl = cli_json(["steady", cfg])
     ev = cli_json(["evolve", cfg])
@@ -53,7 +36,7 @@ def test_long_time_period_average_converges_to_periodic_steady_state(tmp_path, q
 @pytest.mark.parametrize("method, ranks", [("direct", 2), ("gmres", 1), ("gmres", 2), ("sylvester", 1),
                                            ("sylvester", 2)])
 def test_methods_and_ranks_agree(tmp_path, method, ranks):
-    cfg = write_config(tmp_path, text(dict(BASE, levels=8), "[floquet]\nharmonics = 3"))
+    cfg = write_config(tmp_path, model_text(dict(BASE, levels=8), "[floquet]\nharmonics = 3"))
     ref = cli_json(["steady", cfg, "--set", "floquet.method=direct"])
     got = cli_json(["steady", cfg, "--set", f"floquet.method={method}"], ranks)
     assert got["solver"]["method"] == f"floquet-{method}" and got["solver"]["ranks"] == ranks
@@ -66,7 +49,7 @@ def test_approaches_rwa_as_omega0_grows(tmp_path):
     p = dict(BASE, levels=10, gamma=0.3, gamma_s=0.1, F=1.0, dw=0.5)
     dev = []
     for w0 in (10.0, 30.0, 100.0):
-        cfg = write_config(tmp_path, text(dict(p, omega0=w0), "[floquet]\nharmonics = 3"), name=f"w{w0}.toml")
+        cfg = write_config(tmp_path, model_text(dict(p, omega0=w0), "[floquet]\nharmonics = 3"), name=f"w{w0}.toml")
         fl = cli_json(["steady", cfg])["observables"]
         rwa = cli_json(["steady", cfg, "--set", "floquet.harmonics=0"])["observables"]
         dev.append(max(abs(fl[k] - rwa[k]) for k in ("n", "Sx", "Sy", "Sz")))
@@ -76,6 +59,6 @@ def test_approaches_rwa_as_omega0_grows(tmp_path):
 
 
 def test_needs_frequency(tmp_path):
-    t = text(BASE, "[floquet]\nharmonics = 2").replace("frequency = 8.0\n", "")
+    t = model_text(BASE, "[floquet]\nharmonics = 2").replace("frequency = 8.0\n", "")
     p = run_cli(["steady", write_config(tmp_path, t)])
     assert p.returncode == 2 and "frequency" in p.stderr and "Traceback" not in p.stderr
