@@ -155,6 +155,10 @@ def allreduce_sum(value, comm: MPI.Comm):
     return out if out.shape else out.item()
 
 
+_MPI_TYPES = {np.complex128: MPI.C_DOUBLE_COMPLEX, np.complex64: MPI.C_FLOAT_COMPLEX,
+              np.float64: MPI.DOUBLE, np.float32: MPI.FLOAT}
+
+
 def transpose_rows(rows: np.ndarray, layout: RowLayout) -> np.ndarray:
     """This rank's rows of X^T, given this rank's rows of X (one all-to-all exchange).
 
@@ -170,7 +174,7 @@ def transpose_rows(rows: np.ndarray, layout: RowLayout) -> np.ndarray:
     send_counts = layout.rows * widths
     recv_counts = widths * layout.rows
     recv = np.empty(int(recv_counts.sum()), dtype=rows.dtype)
-    mpi_type = MPI.C_DOUBLE_COMPLEX if rows.dtype == np.complex128 else MPI.DOUBLE
+    mpi_type = _MPI_TYPES[rows.dtype.type]
     comm.Alltoallv([send, (send_counts, None), mpi_type], [recv, (recv_counts, None), mpi_type])
     out = np.empty((layout.rows, layout.N), dtype=rows.dtype)
     offset = 0

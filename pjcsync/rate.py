@@ -70,25 +70,24 @@ class Eigenbasis:
 
     @classmethod
     def build(cls, H: sp.spmatrix, c_ops: list[sp.spmatrix]) -> "Eigenbasis":
+        from .superoperator import jump_sum     # not at module level: importing pjcsync.rate needs no PETSc
         Hd = sp.csr_matrix(H).toarray() if sp.issparse(H) else np.asarray(H)
         energies, U = sla.eigh(Hd, overwrite_a=True, check_finite=False)
         Uh = U.conj().T
+        c_ops = [sp.csr_matrix(c, dtype=DTYPE) for c in c_ops]
         ops = []
-        Kop = None
         rates = [0.0]
         for c in c_ops:
-            c = sp.csr_matrix(c, dtype=DTYPE)
             ops.append(Uh @ (c @ U))
-            kk = (c.conj().T @ c).tocsr()
-            Kop = kk if Kop is None else Kop + kk
             # the rate of sqrt(g) a or sqrt(g_s) s^-: its smallest nonzero entry squared
             nz = np.abs(c.data[c.data != 0])
             rates.append(float(nz.min() ** 2) if nz.size else 0.0)
         N = Hd.shape[0]
-        if Kop is None:
+        if not c_ops:
             K = np.zeros((N, N), dtype=DTYPE)
             norm_K = 0.0
         else:
+            Kop = jump_sum(c_ops, N)
             K = Uh @ (Kop @ U)
             K = 0.5 * (K + K.conj().T)
             norm_K = float(abs(Kop).sum(axis=1).max())   # ||K||_inf >= ||K||_2 (diagonal here)

@@ -189,6 +189,7 @@ def check_state(model: Model, layout: RowLayout, rho: PETSc.Vec, L: PETSc.Mat, r
 
 METHODS = ("direct", "krylov", "sylvester", "rate", "rate*")
 AUTO_DIRECT_MAX_N2 = 4096      # auto: MUMPS up to this many entries of rho (N = 64), krylov above
+FLEXIBLE_KSPS = ("fgmres", "fbcgs", "fbcgsr", "gcr", "fcg", "pipefgmres", "pipegcr")
 GMRES_RESTART_MAX = 100        # default GMRES restart, reduced when its basis would not fit
 HISTORY_SHOWN = 6              # residuals quoted from each end of a failed solve's history
 
@@ -328,9 +329,9 @@ def _history_text(hist) -> str:
     return ", ".join(shown)
 
 
-def _gmres_restart(layout: RowLayout) -> int:
+def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
     from .parallel import available_memory_bytes, ranks_on_this_node
-    per_vec = layout.global_size * 16.0 / layout.comm.Get_size()
+    per_vec = vectors_per_step * layout.global_size * 16.0 / layout.comm.Get_size()
     avail = layout.comm.allreduce(available_memory_bytes(), op=MPI.MIN) / max(ranks_on_this_node(layout.comm), 1)
     return int(max(20, min(GMRES_RESTART_MAX, 0.3 * avail / per_vec)))
 
@@ -352,8 +353,11 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     ksp = PETSc.KSP().create(comm=layout.comm)
     ksp.setOptionsPrefix(options_prefix)
     ksp.setOperators(A)
-    ksp.setType("gmres")
-    restart = _gmres_restart(layout)
+    # a single-precision L0^-1 is not exactly linear: flexible GMRES keeps the preconditioned
+    # vectors it used, so that the solution it assembles has the residual it monitored
+    flexible = getattr(sylv, "precision", "double") != "double"
+    ksp.setType("fgmres" if flexible else "gmres")
+    restart = _gmres_restart(layout, 2 if flexible else 1)
     ksp.setGMRESRestart(restart)
     ksp.setPCSide(PETSc.PC.Side.RIGHT)
     ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_it)
@@ -371,6 +375,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     except PETSc.Error as exc:
         raise InputError(f"PETSc options for the krylov solve rejected (PETSc error {exc.ierr}; "
                          f"see PETSc's message above)") from None
+    if flexible and ksp.getType() not in FLEXIBLE_KSPS and pc.getType() == PETSc.PC.Type.PYTHON:
+        raise InputError(f"-ksp_type {ksp.getType()} needs an exactly linear preconditioner; with "
+                         f"preconditioner_precision = 'single' use a flexible one: {', '.join(FLEXIBLE_KSPS)}")
     x = _vec(x0, layout)
     b = e.copy()
     t0 = time.perf_counter()
@@ -470,7 +477,12 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
         rho, info = solve_direct(model, layout, rtol)
     else:
         x0, source = initial_rows(model, solver_cfg, layout, initial)
-        sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"))
+        precision = solver_cfg.get("preconditioner_precision", "double")
+        if method == "sylvester" and precision != "double":
+            raise InputError("[solver] method = 'sylvester' iterates L0^-1 itself and needs "
+                             "preconditioner_precision = 'double' (single suits 'krylov')")
+        sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"),
+                                precision=precision)
         extra = {"initial_guess": source, "preconditioner": sylv.report()}
         if method == "sylvester":
             rho, info = solve_fixed_point(model, layout, sylv, x0, rtol, max_it)

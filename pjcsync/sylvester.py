@@ -16,9 +16,17 @@ rank 0 (LAPACK), then broadcast: every rank holds the N x N factors.
   ``O(N^3 / P)`` flops per rank.  Exact only when ``cond(V)`` is moderate.
 * ``kind = "schur"`` (Bartels-Stewart): ``G = Q T Q^+`` with T upper triangular and Q unitary,
   ``X = Q Y Q^+`` with ``(T + s) Y + Y T^+ = Q^+ C Q``.  The unitary transforms are the same four
-  distributed GEMMs; the triangular Sylvester solve is done on rank 0 by a recursive blocked
-  algorithm (GEMM updates, LAPACK ``ztrsyl`` on small diagonal blocks) and scattered back.
+  distributed GEMMs; the triangular Sylvester solve is gathered on rank 0 and solved by a
+  recursive blocked algorithm (GEMM updates, LAPACK ``ztrsyl`` on small diagonal blocks).  With
+  two ranks or more, rank 1 solves the off-diagonal quadrant ``Y12`` of every level of the
+  recursion while rank 0 solves ``Y21`` (:meth:`SylvesterInverse._solve_triangular`).
   Backward stable whatever ``cond(V)``.
+
+``precision = "single"`` keeps the factors in complex64 and applies the inverse in single
+precision (complex128 in and out): half the memory of the factors and about 1.5 times faster
+GEMMs.  The inverse is then exact to about 1e-6 only, which a Krylov method that checks the true
+residual absorbs (the steady state is still converged in double precision); the paper's fixed
+point, which iterates the inverse itself, needs ``"double"``.
 * ``kind = "auto"``: the eigen-decomposition, kept if ``cond_1(V) <= COND_LIMIT`` and its inverse
   reproduces a random right-hand side to ``VERIFY_TOL``; otherwise the Schur form.  Above
   ``N = AUTO_EIGEN_MAX_N`` the Schur form directly.  The choice
@@ -42,15 +50,18 @@ from .model import DTYPE
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, transpose_rows
 from .superoperator import drift_operator
 
-COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted
+COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted ...
+SINGLE_COND_LIMIT = 1e3   # ... in single precision (the error grows like cond(V)^2 * 6e-8)
 VERIFY_TOL = 1e-11        # auto: relative error of the eigen inverse on a random C allowed
 AUTO_EIGEN_MAX_N = 1024   # auto above this N: Schur directly.  Measured at N = 1600 (Fig. 11, M = 4):
                           # cond(V) = 1.6e16, and the eigen trial (zgeev + inverse + check) costed
                           # twice the Schur set-up for nothing; Schur is always exact and its
                           # application costs one extra triangular solve (~25 %).
-SPLIT_MIN = 64            # with >= 2 ranks, rank 1 takes a quarter of the triangular solve above N = 128
+SPLIT_MIN = 128           # with >= 2 ranks the triangular solve is split down to quadrants this small
 TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls LAPACK ztrsyl
 KINDS = ("auto", "eigen", "schur")
+PRECISIONS = {"double": (np.complex128, MPI.C_DOUBLE_COMPLEX), "single": (np.complex64, MPI.C_FLOAT_COMPLEX)}
+_STOP = -1                # header of the message that ends rank 1's help with a triangular solve
 
 
 # --- the triangular Sylvester solve ------------------------------------------------------------
@@ -66,9 +77,10 @@ def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
     the small diagonal blocks are GEMMs."""
     m, n = F.shape
     if m <= block and n <= block:
-        Y, scale, info = sla.lapack.ztrsyl(A, B, F, trana="N", tranb="C", isgn=1)
+        trsyl = sla.lapack.ctrsyl if F.dtype == np.complex64 else sla.lapack.ztrsyl
+        Y, scale, info = trsyl(A, B, F, trana="N", tranb="C", isgn=1)
         if info < 0:
-            raise PjcsyncError(f"ztrsyl failed (info {info})")
+            raise PjcsyncError(f"LAPACK trsyl failed (info {info})")
         if scale != 1.0:
             Y /= scale
         F[:] = Y
@@ -102,9 +114,14 @@ class SylvesterInverse:
     ``setup_seconds``."""
 
     def __init__(self, H: sp.spmatrix, c_ops: list[sp.spmatrix], layout: RowLayout,
-                 kind: str = "auto", shift: complex = 0.0, cond_limit: float = COND_LIMIT):
+                 kind: str = "auto", shift: complex = 0.0, cond_limit: float = COND_LIMIT,
+                 precision: str = "double"):
         if kind not in KINDS:
             raise PjcsyncError(f"unknown Sylvester inverse kind {kind!r} (have {', '.join(KINDS)})")
+        if precision not in PRECISIONS:
+            raise PjcsyncError(f"unknown precision {precision!r} (have {', '.join(PRECISIONS)})")
+        self.precision = precision
+        self.dtype, self._mpi_type = PRECISIONS[precision]
         t0 = time.perf_counter()
         self.layout = layout
         self.shift = complex(shift)
@@ -122,16 +139,20 @@ class SylvesterInverse:
             else:
                 cond = None
             self.cond_V = comm.bcast(cond, root=0)
+            if precision == "single":
+                cond_limit = min(cond_limit, SINGLE_COND_LIMIT)
             use_eigen = kind == "eigen" or (np.isfinite(self.cond_V) and self.cond_V <= cond_limit)
             if use_eigen:
                 self.d = self._bcast(d, (layout.N,))
                 self.V = self._bcast(V, (layout.N, layout.N))
                 self.Vinv = self._bcast(Vinv, (layout.N, layout.N))
                 self.kind = "eigen"
-                self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)   # conj copies made once
-                self._VH = np.ascontiguousarray(self.V.conj().T)
                 if kind == "auto":
+                    self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)   # double-precision trial
+                    self._VH = np.ascontiguousarray(self.V.conj().T)
+                    self.dtype = DTYPE                               # the trial is in double
                     self.verify_error = self.verify()
+                    self.dtype = PRECISIONS[precision][0]
                     if not self.verify_error <= VERIFY_TOL:
                         use_eigen = False
             if not use_eigen:
@@ -141,25 +162,38 @@ class SylvesterInverse:
             T = Q = None
             if comm.Get_rank() == 0:
                 T, Q = sla.schur(self.G.toarray(), output="complex")
-            self.T = T                                   # the triangular solve runs on rank 0 ...
-            self._h = layout.N // 2                      # ... helped by rank 1 (see _solve_triangular)
-            self._T11 = self._T22 = None
-            if comm.Get_size() > 1 and self._h >= SPLIT_MIN:
-                h, N = self._h, layout.N
+            # T lives on rank 0, which gathers the triangular problem, and on rank 1, which
+            # solves the off-diagonal quadrants (see _solve_triangular)
+            self._split = comm.Get_size() > 1 and layout.N >= 2 * SPLIT_MIN
+            self.T = None
+            if comm.Get_rank() == 0 or (self._split and comm.Get_rank() == 1):
+                self.T = np.asarray(T if comm.Get_rank() == 0 else np.empty((layout.N, layout.N)),
+                                    dtype=DTYPE)
+            if self._split:
                 if comm.Get_rank() == 0:
-                    comm.Send([np.ascontiguousarray(T[:h, :h]), MPI.C_DOUBLE_COMPLEX], dest=1, tag=11)
-                    comm.Send([np.ascontiguousarray(T[h:, h:]), MPI.C_DOUBLE_COMPLEX], dest=1, tag=12)
+                    comm.Send([np.ascontiguousarray(self.T), MPI.C_DOUBLE_COMPLEX], dest=1, tag=11)
                 elif comm.Get_rank() == 1:
-                    self._T11 = np.empty((h, h), dtype=DTYPE)
-                    self._T22 = np.empty((N - h, N - h), dtype=DTYPE)
-                    comm.Recv([self._T11, MPI.C_DOUBLE_COMPLEX], source=0, tag=11)
-                    comm.Recv([self._T22, MPI.C_DOUBLE_COMPLEX], source=0, tag=12)
+                    comm.Recv([self.T, MPI.C_DOUBLE_COMPLEX], source=0, tag=11)
             self.Q = self._bcast(Q, (layout.N, layout.N))
-            self._Qc = np.conj(self.Q)
             self.kind = "schur"
+        self._cast()
         self.setup_seconds = time.perf_counter() - t0
 
     # --- set-up helpers ---
+    def _cast(self) -> None:
+        """Store the factors in the working precision, with the conjugates the GEMMs use."""
+        dt = self.dtype
+        if self.kind == "eigen":
+            self.d = self.d.astype(dt)
+            self.V, self.Vinv = self.V.astype(dt), self.Vinv.astype(dt)
+            self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)
+            self._VH = np.ascontiguousarray(self.V.conj().T)
+        else:
+            self.Q = self.Q.astype(dt, copy=False)
+            self._Qc = np.conj(self.Q)
+            if self.T is not None:
+                self.T = self.T.astype(dt, copy=False)
+
     @staticmethod
     def _eigen(G: np.ndarray):
         d, V = np.linalg.eig(G)
@@ -184,10 +218,9 @@ class SylvesterInverse:
     def apply(self, C_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:
         """This rank's rows of X with ``G X + X G^+ + s X = C`` (``s = shift``, default ``self.shift``)."""
         s = self.shift if shift is None else complex(shift)
-        C_rows = np.asarray(C_rows, dtype=DTYPE).reshape(self.layout.rows, self.layout.N)
-        if self.kind == "eigen":
-            return self._apply_eigen(C_rows, s)
-        return self._apply_schur(C_rows, s)
+        C_rows = np.asarray(C_rows).reshape(self.layout.rows, self.layout.N).astype(self.dtype, copy=False)
+        X = self._apply_eigen(C_rows, s) if self.kind == "eigen" else self._apply_schur(C_rows, s)
+        return X.astype(DTYPE, copy=False)
 
     def _apply_eigen(self, C_rows, s):
         lay = self.layout
@@ -205,59 +238,82 @@ class SylvesterInverse:
         FT = transpose_rows(W, lay) @ self._Qc               # rows of (Q^+ C Q)^T
         b = lay.all_bounds()
         counts = [(b[r + 1] - b[r]) * lay.N for r in range(comm.Get_size())]
-        full = None
-        if comm.Get_rank() == 0:
-            full = np.empty((lay.N, lay.N), dtype=DTYPE)
+        mpi = self._mpi_type
+        full = np.empty((lay.N, lay.N), dtype=self.dtype) if comm.Get_rank() == 0 else None
         if comm.Get_size() > 1:
-            comm.Gatherv(np.ascontiguousarray(FT), [full, (counts, None), MPI.C_DOUBLE_COMPLEX]
-                         if full is not None else None, root=0)
+            comm.Gatherv(np.ascontiguousarray(FT), [full, (counts, None), mpi] if full is not None else None,
+                         root=0)
         else:
             full = FT
-        YT = np.empty((lay.rows, lay.N), dtype=DTYPE)
+        YT = np.empty((lay.rows, lay.N), dtype=self.dtype)
         YTfull = None
         if comm.Get_rank() == 0:
             Y = self._solve_triangular(np.ascontiguousarray(full.T), s)
             YTfull = np.ascontiguousarray(Y.T)
-        elif comm.Get_rank() == 1 and self._T11 is not None:
+        elif comm.Get_rank() == 1 and self._split:
             self._help_triangular(s)
         if comm.Get_size() > 1:
-            comm.Scatterv([YTfull, (counts, None), MPI.C_DOUBLE_COMPLEX] if YTfull is not None else None,
-                          YT, root=0)
+            comm.Scatterv([YTfull, (counts, None), mpi] if YTfull is not None else None, YT, root=0)
         else:
             YT = YTfull
         UT = YT @ self.Q.T                                   # rows of (Q Y)^T
         return transpose_rows(UT, lay) @ self._Qc.T          # rows of Q Y Q^+
 
+    def _shifted(self, lo: int, hi: int, s: complex) -> np.ndarray:
+        """``T[lo:hi, lo:hi] + s``."""
+        A = self.T[lo:hi, lo:hi]
+        return A + s * np.eye(hi - lo, dtype=self.dtype) if s != 0 else A
+
     def _solve_triangular(self, F: np.ndarray, s: complex) -> np.ndarray:
-        """``(T + s) Y + Y T^+ = F`` on rank 0.  With two ranks or more, split 2 x 2:
-        ``Y22`` first, then ``Y21`` (rank 0) and ``Y12`` (rank 1) at the same time, then ``Y11``:
-        the critical path is three quarter-size problems instead of four."""
-        N = self.layout.N
-        A = self.T + s * np.eye(N) if s != 0 else self.T
-        if self._T11 is None and not (self.layout.comm.Get_size() > 1 and self._h >= SPLIT_MIN):
-            return solve_triangular_sylvester(A, self.T, F)
-        comm, h = self.layout.comm, self._h
-        B = self.T
-        solve_triangular_sylvester(A[h:, h:], B[h:, h:], F[h:, h:])                      # Y22
-        R12 = np.ascontiguousarray(F[:h, h:] - A[:h, h:] @ F[h:, h:])
-        req = comm.Isend([R12, MPI.C_DOUBLE_COMPLEX], dest=1, tag=13)
-        F[h:, :h] -= F[h:, h:] @ B[:h, h:].conj().T
-        solve_triangular_sylvester(A[h:, h:], B[:h, :h], F[h:, :h])                      # Y21
-        req.Wait()
-        comm.Recv([R12, MPI.C_DOUBLE_COMPLEX], source=1, tag=14)                         # Y12
-        F[:h, h:] = R12
-        F[:h, :h] -= A[:h, h:] @ F[h:, :h] + F[:h, h:] @ B[:h, h:].conj().T
-        solve_triangular_sylvester(A[:h, :h], B[:h, :h], F[:h, :h])                      # Y11
+        """``(T + s) Y + Y T^+ = F`` on rank 0 (F is overwritten by Y).
+
+        With two ranks or more, recursively split 2 x 2 (``T = [[T11, T12], [0, T22]]``):
+        ``Y22`` first (split again), then ``Y21`` on rank 0 and ``Y12`` on rank 1 at the same
+        time, then ``Y11`` (split again).  Rank 1 works at every level of the recursion down to
+        quadrants of ``SPLIT_MIN``; the critical path is about two thirds of the serial solve."""
+        if not self._split:
+            return solve_triangular_sylvester(self._shifted(0, self.layout.N, s), self.T, F)
+        try:
+            self._split_solve(0, self.layout.N, F, s)
+        finally:
+            self.layout.comm.Send([np.array([_STOP, 0, 0], dtype=np.int64), MPI.INT64_T], dest=1, tag=13)
         return F
 
+    def _split_solve(self, lo: int, hi: int, F: np.ndarray, s: complex) -> None:
+        """Rank 0's part for the diagonal block ``[lo, hi)``: F is the (hi-lo)^2 view to solve."""
+        n = hi - lo
+        T = self.T
+        if n < 2 * SPLIT_MIN:
+            solve_triangular_sylvester(self._shifted(lo, hi, s), T[lo:hi, lo:hi], F)
+            return
+        comm, h, m = self.layout.comm, n // 2, lo + n // 2
+        self._split_solve(m, hi, F[h:, h:], s)                                        # Y22
+        T12 = T[lo:m, m:hi]
+        R12 = np.ascontiguousarray(F[:h, h:] - T12 @ F[h:, h:])
+        comm.Send([np.array([lo, m, hi], dtype=np.int64), MPI.INT64_T], dest=1, tag=13)
+        req = comm.Isend([R12, self._mpi_type], dest=1, tag=14)
+        F[h:, :h] -= F[h:, h:] @ T12.conj().T
+        solve_triangular_sylvester(self._shifted(m, hi, s), T[lo:m, lo:m], F[h:, :h])   # Y21
+        req.Wait()
+        comm.Recv([R12, self._mpi_type], source=1, tag=15)                             # Y12
+        F[:h, h:] = R12
+        F[:h, :h] -= T12 @ F[h:, :h] + R12 @ T12.conj().T
+        self._split_solve(lo, m, F[:h, :h], s)                                        # Y11
+
     def _help_triangular(self, s: complex) -> None:
-        """Rank 1's part of :meth:`_solve_triangular`: ``(T11 + s) Y12 + Y12 T22^+ = R12``."""
-        comm, h, N = self.layout.comm, self._h, self.layout.N
-        R12 = np.empty((h, N - h), dtype=DTYPE)
-        comm.Recv([R12, MPI.C_DOUBLE_COMPLEX], source=0, tag=13)
-        A11 = self._T11 + s * np.eye(h) if s != 0 else self._T11
-        solve_triangular_sylvester(A11, self._T22, R12)
-        comm.Send([R12, MPI.C_DOUBLE_COMPLEX], dest=0, tag=14)
+        """Rank 1's part of :meth:`_solve_triangular`: ``(T11 + s) Y12 + Y12 T22^+ = R12`` for each
+        quadrant rank 0 sends, until the stop header."""
+        comm = self.layout.comm
+        header = np.empty(3, dtype=np.int64)
+        while True:
+            comm.Recv([header, MPI.INT64_T], source=0, tag=13)
+            lo, m, hi = (int(v) for v in header)
+            if lo == _STOP:
+                return
+            R12 = np.empty((m - lo, hi - m), dtype=self.dtype)
+            comm.Recv([R12, self._mpi_type], source=0, tag=14)
+            solve_triangular_sylvester(self._shifted(lo, m, s), self.T[m:hi, m:hi], R12)
+            comm.Send([R12, self._mpi_type], dest=0, tag=15)
 
     # --- checks ---
     def L0(self, X_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:
@@ -281,7 +337,7 @@ class SylvesterInverse:
 
     def report(self) -> dict:
         return {"kind": self.kind, "requested_kind": self.requested_kind,
-                "cond_V": self.cond_V, "verify_error": self.verify_error,
+                "cond_V": self.cond_V, "verify_error": self.verify_error, "precision": self.precision,
                 "setup_seconds": self.setup_seconds}
 
 
@@ -294,7 +350,8 @@ class L0PC:
     ``-pc_type python -pc_python_type pjcsync.sylvester.L0PC``: then the operator must be one
     of pjcsync's python matrices whose context has ``H``, ``c_ops`` and ``layout`` (or a ready
     ``sylvester`` attribute), as the ``krylov`` method's bordered operator does.
-    ``-pjcsync_pc_kind auto|eigen|schur`` chooses the decomposition in that case."""
+    ``-pjcsync_pc_kind auto|eigen|schur`` chooses the decomposition in that case and
+    ``-pjcsync_pc_precision double|single`` its arithmetic."""
 
     def __init__(self, inverse: SylvesterInverse | None = None, sign: float = -1.0):
         self.inverse = inverse
@@ -311,8 +368,10 @@ class L0PC:
         if ctx is None or not all(hasattr(ctx, k) for k in ("H", "c_ops", "layout")):
             raise PjcsyncError("pjcsync.sylvester.L0PC needs pjcsync's operator (a python Mat whose "
                                "context has H, c_ops, layout): use it with the krylov steady state")
-        kind = PETSc.Options().getString("pjcsync_pc_kind", "auto")
-        self.inverse = SylvesterInverse(ctx.H, ctx.c_ops, ctx.layout, kind=kind)
+        opts = PETSc.Options()
+        self.inverse = SylvesterInverse(ctx.H, ctx.c_ops, ctx.layout,
+                                        kind=opts.getString("pjcsync_pc_kind", "auto"),
+                                        precision=opts.getString("pjcsync_pc_precision", "double"))
         ctx.sylvester = self.inverse
 
     def apply(self, pc, x, y):

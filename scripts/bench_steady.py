@@ -114,6 +114,79 @@ def run_qutip(p: dict, method: str, timeout: float) -> dict:
             "peak": d["peak"], "n": d["n"], "note": ""}
 
 
+SCALING_DRIVER = r"""
+import json, sys, time
+import petsc4py; petsc4py.init(sys.argv[3:])
+import numpy as np
+from petsc4py import PETSc
+from pjcsync.model import Model
+from pjcsync.parallel import RowLayout, gather_peak_memory
+from pjcsync import steady, superoperator as so
+from pjcsync.sylvester import SylvesterInverse
+p = json.loads(sys.argv[1]); its = int(sys.argv[2])
+M = p["M"]
+model = Model(levels=p["nc"], gamma=p["decay"], detunings=tuple(p["detunings"][:M]), couplings=(1.0,) * M,
+              gamma_s=(p["gamma_s"],) * M, amplitude=p["F"], drive_detuning=-p["wr"])
+lay = RowLayout.create(model.N)
+H, c_ops = model.hamiltonian(), model.collapse_operators()
+t0 = time.perf_counter()
+L = so.petsc_matrix(so.local_rows(H, c_ops, lay), lay)
+t_assembly = time.perf_counter() - t0
+t0 = time.perf_counter()
+sylv = SylvesterInverse(H, c_ops, lay, kind="schur", precision=p["precision"])
+t_setup = time.perf_counter() - t0
+x0, _ = steady.initial_rows(model, {}, lay)
+C = np.array(x0)
+lay.comm.Barrier(); t0 = time.perf_counter()
+for _ in range(3):
+    sylv.apply(C)
+lay.comm.Barrier(); t_apply = (time.perf_counter() - t0) / 3
+PETSc.Options().setValue("ksp_converged_maxits", "")   # stop after `its` iterations, no error
+rho, info = steady.solve_krylov(model, lay, L, sylv, x0, 1e-14, its)
+peak = gather_peak_memory(lay.comm)
+if lay.comm.rank == 0:
+    print(json.dumps({"assembly": t_assembly, "setup": t_setup, "apply": t_apply,
+                      "per_iteration": info["solve_seconds"] / max(info["iterations"], 1),
+                      "iterations": info["iterations"], "ksp": info["ksp_type"],
+                      "peak": peak["total_bytes"]}))
+"""
+
+
+def run_scaling(p: dict, ranks: int, precision: str, its: int, timeout: float) -> dict:
+    """Fixed work (``its`` Krylov iterations) at 1 or more ranks: per-iteration time, L0^-1 set-up
+    and application, assembly, peak memory.  The iteration count of a solve does not depend on
+    the rank count, so the ratio of per-iteration times is the speed-up of the whole solve."""
+    cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), PY, "-c", SCALING_DRIVER,
+           json.dumps({**p, "precision": precision}), str(its)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout > {timeout:.0f} s"}
+    if out.returncode != 0:
+        return {"status": f"exit {out.returncode}: {out.stderr.strip()[-160:]}"}
+    return {"status": "ok", **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def scaling_table(its: int, timeout: float) -> list[str]:
+    """Fig. 11, M = 4, n_c = 100 at omega = omega_0 (N^2 = 2.56 million): 1 and 2 ranks."""
+    p = {**FIG11, "M": 4, "nc": 100}
+    lines = ["| precision | ranks | assembly s | L0^-1 set-up s | L0^-1 apply s | s / iteration | "
+             "speed-up | KSP | peak memory |", "|" + "---|" * 9]
+    for precision in ("double", "single"):
+        base = None
+        for ranks in (1, 2):
+            r = run_scaling(p, ranks, precision, its, timeout)
+            if r["status"] != "ok":
+                lines.append(f"| {precision} | {ranks} | {r['status']} | | | | | | |")
+                continue
+            base = base or r["per_iteration"]
+            lines.append(f"| {precision} | {ranks} | {r['assembly']:.2f} | {r['setup']:.2f} | {r['apply']:.3f} | "
+                         f"{r['per_iteration']:.3f} | {base / r['per_iteration']:.2f}x | {r['ksp']} "
+                         f"({r['iterations']} its) | {fmt_bytes(r['peak'])} |")
+            print(lines[-1], flush=True)
+    return lines
+
+
 def cases(args):
     """(name, parameters, methods, rank counts, run QuTiP too).  The default set stays near
     15 minutes on a busy 2-core machine: QuTiP's LU at M = 4, n_c = 16 alone reaches the timeout."""
@@ -146,10 +219,22 @@ def main():
     ap.add_argument("--paper", action="store_true", help="add Fig. 11 at n_c = 100 (M = 1..4; M = 4 at 1 and 2 ranks)")
     ap.add_argument("--big", action="store_true", help="add M = 5, n_c = 100 (2 ranks, matrix-free)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--scaling", action="store_true",
+                    help="only the 1- and 2-rank scaling of Fig. 11, M = 4, n_c = 100 (fixed Krylov "
+                         "iterations, double and single precision L0^-1); written between "
+                         "scaling:start/end markers")
+    ap.add_argument("--scaling-iterations", type=int, default=20, help="Krylov iterations timed (default 20)")
     ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per solve (default 180)")
     ap.add_argument("--big-timeout", type=float, default=1800, help="seconds per solve for --paper/--big cases")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = ap.parse_args()
+    if args.scaling:
+        print("Fig. 11, M = 4, n_c = 100: fixed-work scaling", flush=True)
+        lines = scaling_table(args.scaling_iterations, args.big_timeout)
+        if not args.no_doc:
+            write_block("scaling", f"`scripts/bench_steady.py --scaling` ({args.scaling_iterations} "
+                        "Krylov iterations per run):\n\n" + "\n".join(lines))
+        return
     rows = []
     header = "| case | N^2 | method | ranks | seconds | iterations | residual | peak memory | <n> | vs QuTiP best | notes |"
     print(header, flush=True)
@@ -185,18 +270,25 @@ def main():
             rows.append(line)
     table = "\n".join([header, "|" + "---|" * 11, *rows])
     if not args.no_doc:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         flags = " ".join(a for a in sys.argv[1:]) or "(default)"
-        block = f"<!-- bench:start -->\nMeasured {stamp}, `scripts/bench_steady.py {flags}`:\n\n{table}\n<!-- bench:end -->"
-        text = DOC.read_text() if DOC.exists() else "# Performance\n\n<!-- bench:start -->\n<!-- bench:end -->\n"
-        if "<!-- bench:start -->" in text:
-            head, rest = text.split("<!-- bench:start -->", 1)
-            tail = rest.split("<!-- bench:end -->", 1)[1] if "<!-- bench:end -->" in rest else ""
-            text = head + block + tail
-        else:
-            text += "\n" + block + "\n"
-        DOC.write_text(text)
-        print(f"table written to {DOC}")
+        write_block("bench", f"`scripts/bench_steady.py {flags}`:\n\n{table}")
+
+
+def write_block(marker: str, body: str) -> None:
+    """Replace the text between ``<!-- MARKER:start -->`` and ``<!-- MARKER:end -->`` in
+    docs/performance.md (appended if absent), stamped with the date."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    block = f"{start}\nMeasured {stamp}, {body}\n{end}"
+    text = DOC.read_text() if DOC.exists() else "# Performance\n"
+    if start in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1] if end in rest else ""
+        text = head + block + tail
+    else:
+        text += "\n" + block + "\n"
+    DOC.write_text(text)
+    print(f"table written to {DOC}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _plotting import OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
+
 FIGS = {
     3: dict(title="Fig. 3: RWA vs (R), (R)*  (F = 1, gamma = gamma_s = 0.3)", xrange=(-4.0, 4.0),
             levels=60, full_levels=100, points=81, full_points=321, series=("rate", "rate*"),
@@ -47,8 +49,6 @@ FIGS = {
              curves=[dict(label=f"M = {m}", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2)
                      for m in (1, 2, 3, 4)], obs=("Sx",), small_max_qubits=3),
 }
-
-OBS_LABEL = {"Sx": r"$\langle S_x\rangle$", "S1x": r"$\langle S_{1x}\rangle$", "S2": r"$\langle S^2\rangle$"}
 
 
 def observables(model, rho: np.ndarray) -> dict:
@@ -115,14 +115,10 @@ def compute(fig: int, spec: dict, levels: int, points: int, max_qubits: int, exa
 
 
 def plot(fig: int, spec: dict, data: dict, out: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt, colors = pyplot()
     obs = [o for o in spec["obs"] if f"exact_{o}_0" in data]
     figure, axes = plt.subplots(1, len(obs), figsize=(6.0 * len(obs), 4.2), squeeze=False)
     x = data["x"]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     styles = {"rate": ("--", "(R)", "x", 1), "ratestar": (":", "(R)*", "+", 2)}
     single = int(data["ncurves"]) == 1
     for ax, o in zip(axes[0], obs):
@@ -141,7 +137,7 @@ def plot(fig: int, spec: dict, data: dict, out: Path) -> None:
                 ax.plot(x, y, ls, color=scol, lw=2.0, label=f"{name} {lab}".strip())
                 ax.plot(x[~ok], data[key][~ok], marker, color=scol, ms=4, alpha=0.5,
                         label=f"{name} diverged" if single else None)
-        ax.set_xlabel(r"$(\omega-\omega_0)/\lambda$")
+        ax.set_xlabel(XLABEL)
         ax.set_ylabel(OBS_LABEL[o])
         exact = np.concatenate([data[f"exact_{o}_{ci}"] for ci in range(int(data["ncurves"]))])
         lo, hi = np.nanmin(exact), np.nanmax(exact)
@@ -150,9 +146,7 @@ def plot(fig: int, spec: dict, data: dict, out: Path) -> None:
         ax.legend(fontsize=7, ncol=2)
     figure.suptitle(spec["title"] + f"\nn_c = {int(data['levels'])}; markers: best partial sum of a "
                     f"diverged series", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(out, dpi=130)
-    plt.close(figure)
+    save(figure, out, dpi=130)
 
 
 def main(argv=None) -> int:

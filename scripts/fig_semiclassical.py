@@ -33,6 +33,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _plotting import OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
+
 OUT = ROOT / "docs" / "figures"
 
 F11 = [1.0, 1.5, 2.0, 2.5]
@@ -142,11 +145,8 @@ def _series(pts, key, index=None):
 
 
 def plot(name: str, spec: dict, data: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt, colors = pyplot()
     x = data["x"]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     obs = spec["obs"]
     if name == "A5":
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -178,17 +178,14 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
                 ax.plot(x, _series(data["sc_other"][ci], key), ".", ms=3, alpha=0.4, color=colors[ci])
                 if data["rwa"][ci] is not None:
                     ax.plot(x, _series(data["rwa"][ci], key), "-", color=colors[ci], label=f"{lab} RWA".strip())
-            ax.set_ylabel({"Sx": r"$\langle S_x\rangle$", "S1x": r"$\langle S_{1x}\rangle$",
-                           "S2": r"$\langle S^2\rangle$"}[key])
+            ax.set_ylabel(OBS_LABEL[key])
     for ax in axes:
-        ax.set_xlabel(r"$(\omega-\omega_0)/\lambda$")
+        ax.set_xlabel(XLABEL)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(spec["title"] if name != "A5" else "Fig. A5: epsilon/gamma of Fig. 11's semiclassical minima",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def main(argv=None) -> int:

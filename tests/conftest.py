@@ -53,41 +53,46 @@ def write_config(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
     return path
 
 
+_MODEL_KEYS = (("cavity", (("levels", "levels"), ("decay", "gamma"), ("frequency", "omega0"))),
+               ("qubits", (("detuning", "delta"), ("coupling", "coupling"), ("decay", "gamma_s"))),
+               ("drive", (("amplitude", "F"), ("detuning", "dw"))))
+
+
 def model_text(p: dict, extra: str = "") -> str:
     """TOML of a model from a dict with keys levels, gamma, omega0, delta (TOML list body),
-    gamma_s, F, dw, followed by ``extra`` (more sections)."""
-    return f"""
-[cavity]
-levels = {p['levels']}
-decay = {p['gamma']}
-frequency = {p['omega0']}
-[qubits]
-detuning = [{p['delta']}]
-coupling = 1.0
-decay = {p['gamma_s']}
-[drive]
-amplitude = {p['F']}
-detuning = {p['dw']}
-{extra}
-"""
+    coupling (1.0 if absent), gamma_s, F, dw, followed by ``extra`` (more sections).
+
+    Values are written as given (a string such as ``"3e-3"`` verbatim); a key whose value is
+    None is left out of the file (pjcsync's default applies)."""
+    p = {"coupling": 1.0, **p}
+    lines = [""]
+    for section, keys in _MODEL_KEYS:
+        lines.append(f"[{section}]")
+        for key, name in keys:
+            if p[name] is not None:
+                lines.append(f"{key} = [{p[name]}]" if name == "delta" else f"{key} = {p[name]}")
+    return "\n".join(lines) + "\n" + (f"{extra}\n" if extra else "")
+
+
+# Fig. 8 of the paper: two qubits, Delta = +-1, gamma = 0.3, gamma_s = 3e-3, F = 0.25; the
+# cavity frequency, the coupling (1) and the drive detuning (0) are left to pjcsync's defaults.
+FIG8 = dict(levels=12, gamma=0.3, omega0=None, delta="1.0, -1.0", coupling=None, gamma_s="3e-3", F=0.25,
+            dw=None)
+
+
+def fig8_text(extra: str = "", **overrides) -> str:
+    """TOML of Fig. 8's model (:data:`FIG8` with ``overrides``, keys as :func:`model_text`)
+    followed by ``extra``."""
+    unknown = sorted(set(overrides) - set(FIG8))
+    if unknown:
+        raise TypeError(f"fig8_text: unknown keys {unknown}")
+    return model_text({**FIG8, **overrides}, extra)
 
 
 @pytest.fixture
 def fig8_small(tmp_path):
     """Fig. 8's parameters (gamma_s = 3e-3) with few cavity levels: fast and well converged."""
-    return write_config(tmp_path, """
-[cavity]
-levels = 12
-decay = 0.3
-frequency = 10.0
-[qubits]
-detuning = [1.0, -1.0]
-coupling = 1.0
-decay = 3e-3
-[drive]
-amplitude = 0.25
-detuning = 0.0
-""")
+    return write_config(tmp_path, fig8_text(levels=12, omega0=10.0, coupling=1.0, dw=0.0))
 
 
 def wait_until_gone(marker: str, timeout: float = 60) -> None:

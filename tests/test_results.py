@@ -11,21 +11,11 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import cli_json, run_cli, run_mpi_script, write_config
+from conftest import cli_json, fig8_text, run_cli, run_mpi_script, write_config
 
 warnings.filterwarnings("ignore", message="matplotlib not found")
 
-CASE = """
-[cavity]
-levels = 8
-decay = 0.3
-[qubits]
-detuning = [1.0, -1.0]
-decay = 3e-3
-[drive]
-amplitude = 0.25
-detuning = 0.1
-"""
+CASE = fig8_text(levels=8, dw=0.1)       # Fig. 8 off resonance, few levels
 
 
 def qutip_reference(levels=8, det=0.1):

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import run_cli, run_mpi_script, write_config
+from conftest import fig8_text, run_cli, run_mpi_script, write_config
 
 CASES = {
     # Fig. 8's parameters (gamma_s = 3e-3) at resonance, few levels
@@ -107,16 +107,7 @@ def test_methods_agree_with_qutip(tmp_path, references, case, ranks):
     assert res["warm its"] <= 2          # a warm start from the solution converges at once
 
 
-FAIL_CASE = """
-[cavity]
-levels = 10
-decay = 0.3
-[qubits]
-detuning = [1.0, -1.0]
-decay = 3e-3
-[drive]
-amplitude = 0.25
-"""
+FAIL_CASE = fig8_text(levels=10)
 
 
 @pytest.mark.parametrize("method", ["krylov", "sylvester"])

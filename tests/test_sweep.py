@@ -18,24 +18,20 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import MPIRUN, ROOT, _env, run_cli, write_config
+from conftest import MPIRUN, ROOT, _env, fig8_text, run_cli, write_config
 
 # Fig. 8 (two qubits, Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3) with few levels
 LEVELS = 8
-FIG8 = f"""
-[cavity]
-levels = {LEVELS}
-decay = 0.3
-[qubits]
-detuning = [1.0, -1.0]
-decay = 3e-3
-[drive]
-amplitude = 0.25
-[solver]
-method = "direct"
-[sweep.drive]
-detuning = {{start = -2.0, stop = 2.0, num = 41}}
-"""
+
+
+def fig8_sweep(num: int = 41, solver: str = 'method = "direct"') -> str:
+    """Fig. 8's TOML swept over omega - omega_0 from -2 to 2 in ``num`` points, with ``solver``
+    the body of its [solver] table."""
+    return fig8_text(f"[solver]\n{solver}\n[sweep.drive]\ndetuning = {{start = -2.0, stop = 2.0, num = {num}}}",
+                     levels=LEVELS)
+
+
+FIG8 = fig8_sweep()
 DETUNINGS = np.linspace(-2.0, 2.0, 41)
 OBS = ("n", "a", "sigma", "Sx", "Sy", "Sz", "S2", "singlet", "negativity", "chsh")
 
@@ -270,8 +266,7 @@ def test_killed_and_resumed_equals_straight(straight, tmp_path):
 def test_krylov_warm_starts_two_ranks(tmp_path):
     """Warm starts inside one group of 2 ranks: recorded, counted against a cold solve, and the
     same states as the direct method."""
-    text = FIG8.replace('method = "direct"', 'method = "krylov"\nrtol = 1e-11').replace(
-        "num = 41", "num = 5") + "[sweep]\ncold_reference = true\n"
+    text = fig8_sweep(5, 'method = "krylov"\nrtol = 1e-11') + "[sweep]\ncold_reference = true\n"
     cfg = write_config(tmp_path, text)
     p = run_cli(["sweep", cfg, "--out", tmp_path / "w.h5"], 2)
     check_run(p)
@@ -289,7 +284,7 @@ def test_krylov_warm_starts_two_ranks(tmp_path):
 def test_unequal_groups_three_ranks(tmp_path):
     """3 ranks as 2 groups (of 1 and 2 ranks: MUMPS and the observables on a sub-communicator)
     give the same points as 1 rank."""
-    cfg = write_config(tmp_path, FIG8.replace("num = 41", "num = 7"))
+    cfg = write_config(tmp_path, fig8_sweep(7))
     p = run_cli(["sweep", cfg, "--out", tmp_path / "g.h5", "--groups", "2"], 3)
     check_run(p)
     pts = load_points(tmp_path / "g.h5")["points"]
@@ -300,7 +295,7 @@ def test_unequal_groups_three_ranks(tmp_path):
 
 
 def test_failed_points_exit_1_and_are_retried(tmp_path):
-    text = FIG8.replace('method = "direct"', 'method = "krylov"\nmax_iterations = 2').replace("num = 41", "num = 3")
+    text = fig8_sweep(3, 'method = "krylov"\nmax_iterations = 2')
     cfg = write_config(tmp_path, text)
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5"], 1)
     assert p.returncode == 1 and "3 point(s) failed" in p.stderr

@@ -1,7 +1,8 @@
 """The inverse of L0 (eqs. 10-13): exact against dense numpy references, at 1, 2 and 3 ranks.
 
-References are built here from scratch: G = iH + K/2 as a dense numpy matrix from QuTiP-free
-Kronecker products, and the Sylvester residual ``G X + X G^+ + s X - C`` evaluated densely.
+References: G = iH + K/2 as a dense numpy matrix from the operators of tests/reference.py
+(QuTiP-free Kronecker products, no pjcsync code), and the Sylvester residual
+``G X + X G^+ + s X - C`` evaluated densely.
 """
 from __future__ import annotations
 
@@ -12,31 +13,25 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
+import reference as ref
 from conftest import run_mpi_script
 
-def dense_G(nc, detunings, gamma, gamma_s, F, wr=0.0, lam=1.0):
-    """G = iH + K/2 for the RWA model of eq. (3), built independently of pjcsync."""
-    M = len(detunings)
-    a1 = np.diag(np.sqrt(np.arange(1, nc)), 1)
-    sm1 = np.array([[0, 0], [1, 0]], dtype=complex)       # |down><up|, 0 = up
-    sz1 = np.diag([1.0, -1.0])
 
-    def emb(op, site):
-        mats = [np.eye(nc)] + [np.eye(2)] * M
-        mats[site] = op
-        out = mats[0]
-        for m in mats[1:]:
-            out = np.kron(out, m)
-        return out
+def dense_problem(nc, gamma_s):
+    """The script's model (Fig. 8: Delta = +-1, gamma = 0.3, F = 0.25, omega = omega_0) as dense
+    G = iH + K/2, K = sum_k L_k^+ L_k, and its random right-hand side C (the same seed)."""
+    H = ref.rwa_hamiltonian(nc, (1.0, -1.0), (1.0, 1.0), 0.25, 0.0)
+    K = sum(c.conj().T @ c for c in ref.collapse(nc, 2, 0.3, (gamma_s, gamma_s)))
+    G = 1j * H + 0.5 * K
+    N = G.shape[0]
+    rng = np.random.default_rng(7)
+    C = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
+    return G, C
 
-    a = emb(a1, 0)
-    H = wr * a.conj().T @ a + F * (a + a.conj().T)
-    K = gamma * a.conj().T @ a
-    for l, d in enumerate(detunings):
-        sm = emb(sm1, l + 1)
-        H = H + lam * (a @ sm.conj().T + a.conj().T @ sm) + 0.5 * (d + wr) * emb(sz1, l + 1)
-        K = K + gamma_s * sm.conj().T @ sm
-    return 1j * H + 0.5 * K
+
+def sylvester_residual(G, X, C, s=0.0):
+    """``||G X + X G^+ + s X - C||_F / ||C||_F``."""
+    return np.linalg.norm(G @ X + X @ G.conj().T + s * X - C) / np.linalg.norm(C)
 
 
 def test_triangular_sylvester_recursive_matches_scipy():
@@ -89,34 +84,26 @@ def test_inverse_is_exact_on_random_C(tmp_path, ranks):
     p = run_mpi_script(script, ranks, ["6", "3e-3", out], timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     res = np.load(out, allow_pickle=True).item()
-    G = dense_G(6, (1.0, -1.0), 0.3, 3e-3, 0.25)
-    N = G.shape[0]
-    rng = np.random.default_rng(7)
-    C = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
+    G, C = dense_problem(6, 3e-3)
     for kind in ("eigen", "schur", "auto"):
         for s in (0.0, 0.7j, 0.2 - 1.3j):
-            X = np.array(res[f"{kind} {s}"])
-            R = G @ X + X @ G.conj().T + s * X - C
-            assert np.linalg.norm(R) / np.linalg.norm(C) < 1e-12, (kind, s)
+            assert sylvester_residual(G, np.array(res[f"{kind} {s}"]), C, s) < 1e-12, (kind, s)
     assert res["schur chosen"][0] == "schur" and res["eigen chosen"][0] == "eigen"
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_split_triangular_solve(tmp_path, ranks):
-    """N = 136 >= 2 * SPLIT_MIN: rank 1 solves a quarter of the triangular equation."""
+    """N = 264 >= 2 * SPLIT_MIN with the default SPLIT_MIN: rank 1 solves the off-diagonal
+    quadrant (deeper recursions: tests/test_sylvester_parallel.py)."""
     script = tmp_path / "s.py"
     script.write_text(SCRIPT)
     out = tmp_path / "res.npy"
-    p = run_mpi_script(script, ranks, ["34", "3e-3", out, "schur"], timeout=120)
+    p = run_mpi_script(script, ranks, ["66", "3e-3", out, "schur"], timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     res = np.load(out, allow_pickle=True).item()
-    G = dense_G(34, (1.0, -1.0), 0.3, 3e-3, 0.25)
-    N = G.shape[0]
-    rng = np.random.default_rng(7)
-    C = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
+    G, C = dense_problem(66, 3e-3)
     for s in (0.0, 0.7j, 0.2 - 1.3j):
-        X = np.array(res[f"schur {s}"])
-        assert np.linalg.norm(G @ X + X @ G.conj().T + s * X - C) / np.linalg.norm(C) < 1e-12
+        assert sylvester_residual(G, np.array(res[f"schur {s}"]), C, s) < 1e-12, s
 
 
 def test_auto_picks_schur_at_fig8_resonance(tmp_path):
@@ -130,14 +117,9 @@ def test_auto_picks_schur_at_fig8_resonance(tmp_path):
     res = np.load(out, allow_pickle=True).item()
     kind, cond = res["auto chosen"]
     assert kind == "schur" and cond > 1e5
-    G = dense_G(20, (1.0, -1.0), 0.3, 3e-4, 0.25)
-    N = G.shape[0]
-    rng = np.random.default_rng(7)
-    C = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
-    X = np.array(res["schur 0.0"])
-    assert np.linalg.norm(G @ X + X @ G.conj().T - C) / np.linalg.norm(C) < 1e-12
-    X = np.array(res["eigen 0.0"])
-    assert np.linalg.norm(G @ X + X @ G.conj().T - C) / np.linalg.norm(C) > 1e-11
+    G, C = dense_problem(20, 3e-4)
+    assert sylvester_residual(G, np.array(res["schur 0.0"]), C) < 1e-12
+    assert sylvester_residual(G, np.array(res["eigen 0.0"]), C) > 1e-11
 
 
 def test_pc_from_options_database(tmp_path, fig8_small):
