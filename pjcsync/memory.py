@@ -17,7 +17,8 @@ from .parallel import InputError, available_memory_bytes, ranks_on_this_node
 BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
 ASSEMBLY_OVERHEAD = 2.0           # blocks kept while PETSc fills its copy (measured 47 B/nonzero at M = 4, n_c = 100)
-KRYLOV_VECTORS = 106              # GMRES(100) basis (steady.GMRES_RESTART_MAX) + work vectors
+GMRES_RESTART_MAX = 100           # default GMRES restart, lowered when its basis would not fit
+KRYLOV_VECTORS = 106              # GMRES(100) basis + work vectors (see krylov_vectors)
 DENSE_FACTORS = 8                 # replicated N x N arrays of the Sylvester inverse: G, V, V^-1 (or
                                   # T, Q) and GEMM/transposition temporaries (sylvester.py)
 BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, PETSc, MPI libraries per rank
@@ -41,6 +42,19 @@ def direct_fill(model: Model) -> float:
     return float(max(10.0, 0.1 * 2 ** model.M * model.N))
 
 
+def gmres_restart(n2: int, ranks: int, available_per_rank: float, vectors_per_step: int = 1) -> int:
+    """The GMRES restart: ``GMRES_RESTART_MAX``, lowered (not below 20) so that the basis takes at
+    most 30 % of the memory available to a rank; FGMRES keeps two vectors per step."""
+    per_step = vectors_per_step * n2 * BYTES_PER_ENTRY / ranks
+    return int(max(20, min(GMRES_RESTART_MAX, 0.3 * available_per_rank / per_step)))
+
+
+def krylov_vectors(n2: int, ranks: int, available_per_rank: float, flexible: bool = False) -> int:
+    """Vectors of N^2 entries a (F)GMRES solve keeps: its basis plus the work vectors."""
+    per_step = 2 if flexible else 1
+    return per_step * gmres_restart(n2, ranks, available_per_rank, per_step) + KRYLOV_VECTORS - GMRES_RESTART_MAX
+
+
 def resolve_method(model: Model, solver_cfg: dict) -> str:
     method = solver_cfg.get("method", "auto")
     if method == "auto":
@@ -57,17 +71,19 @@ def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> di
     n2 = model.N ** 2
     nnz = liouvillian_nonzeros(model)
     matrix_free = solver_cfg.get("operator", "auto") in ("matrix-free", "auto") and method != "direct"
-    per_rank = BASELINE_BYTES + KRYLOV_VECTORS * n2 * BYTES_PER_ENTRY / P
+    on_node = ranks_on_this_node(comm)
+    available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
+    single = solver_cfg.get("preconditioner_precision", "double") == "single"
+    per_rank = BASELINE_BYTES + krylov_vectors(n2, P, available / max(on_node, 1), flexible=single) \
+        * n2 * BYTES_PER_ENTRY / P
     if not matrix_free:
         per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P
     if method == "direct":
         per_rank += DIRECT_BYTES_PER_FACTOR_ENTRY * direct_fill(model) * nnz / P
     if method == "sylvester":
         per_rank -= (KRYLOV_VECTORS - 8) * n2 * BYTES_PER_ENTRY / P   # no Krylov basis
-    if method in ("krylov", "sylvester"):
-        per_rank += DENSE_FACTORS * model.N ** 2 * BYTES_PER_ENTRY   # replicated N x N factors of G
-    on_node = ranks_on_this_node(comm)
-    available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
+    if method in ("krylov", "sylvester"):   # replicated N x N factors of G, complex64 in single
+        per_rank += DENSE_FACTORS * model.N ** 2 * BYTES_PER_ENTRY / (2 if single else 1)
     return {"method": method, "nonzeros": nnz, "ranks": P, "ranks_on_node": on_node,
             "bytes_per_rank": float(per_rank), "bytes_node": float(per_rank * on_node),
             "available_bytes": float(available), "matrix_free": matrix_free}

@@ -190,7 +190,6 @@ def check_state(model: Model, layout: RowLayout, rho: PETSc.Vec, L: PETSc.Mat, r
 METHODS = ("direct", "krylov", "sylvester", "rate", "rate*")
 AUTO_DIRECT_MAX_N2 = 4096      # auto: MUMPS up to this many entries of rho (N = 64), krylov above
 FLEXIBLE_KSPS = ("fgmres", "fbcgs", "fbcgsr", "gcr", "fcg", "pipefgmres", "pipegcr")
-GMRES_RESTART_MAX = 100        # default GMRES restart, reduced when its basis would not fit
 HISTORY_SHOWN = 6              # residuals quoted from each end of a failed solve's history
 
 
@@ -330,10 +329,10 @@ def _history_text(hist) -> str:
 
 
 def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
+    from .memory import gmres_restart
     from .parallel import available_memory_bytes, ranks_on_this_node
-    per_vec = vectors_per_step * layout.global_size * 16.0 / layout.comm.Get_size()
     avail = layout.comm.allreduce(available_memory_bytes(), op=MPI.MIN) / max(ranks_on_this_node(layout.comm), 1)
-    return int(max(20, min(GMRES_RESTART_MAX, 0.3 * avail / per_vec)))
+    return gmres_restart(layout.global_size, layout.comm.Get_size(), avail, vectors_per_step)
 
 
 def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.ndarray, rtol: float,
