@@ -3,8 +3,9 @@
 
     .venv/bin/python scripts/bench_steady.py              # default set, about 15 minutes (busy machine)
     .venv/bin/python scripts/bench_steady.py --paper      # + ladder n_c = 32, 64 and Fig. 11 at n_c = 100
-                                                          #   (M = 1..4; M = 4 at 1 and 2 ranks): hours
-    .venv/bin/python scripts/bench_steady.py --big        # + M = 5, n_c = 100 (10.2 million entries)
+                                                          #   (M = 1..4; M = 4 on 2 ranks, ~16 min alone)
+    .venv/bin/python scripts/bench_steady.py --big        # + Fig. 8's parameters with M = 5, n_c = 100
+    .venv/bin/python scripts/bench_steady.py --scaling    # only: 1 and 2 ranks, Fig. 11, M = 4, n_c = 100
     .venv/bin/python scripts/bench_steady.py --only fig8  # cases whose name contains "fig8"
 
 Every solve runs in its own process (``pjcsync steady --json`` under ``scripts/mpirun.sh`` for
@@ -30,7 +31,7 @@ PY = sys.executable
 DOC = ROOT / "docs" / "performance.md"
 
 FIG11 = dict(decay=0.2, detunings=[1.0, 1.5, 2.0, 2.5, 3.0], gamma_s=0.2, F=0.77, wr=0.0)
-FIG8 = dict(decay=0.3, detunings=[1.0, -1.0], gamma_s=3e-3, F=0.25, wr=0.0)
+FIG8 = dict(decay=0.3, detunings=[1.0, -1.0, 0.5, -0.5, 0.25], gamma_s=3e-3, F=0.25, wr=0.0)
 
 QUTIP_DRIVER = r"""
 import json, sys, time, numpy as np
@@ -187,24 +188,30 @@ def scaling_table(its: int, timeout: float) -> list[str]:
     return lines
 
 
+FAST = ["--set", 'solver.preconditioner_precision="single"', "-ksp_type", "fbcgs"]   # hard points
+
+
 def cases(args):
-    """(name, parameters, methods, rank counts, run QuTiP too).  The default set stays near
-    15 minutes on a busy 2-core machine: QuTiP's LU at M = 4, n_c = 16 alone reaches the timeout."""
+    """(name, parameters, methods, rank counts, run QuTiP too, extra pjcsync arguments).  The
+    default set stays near 15 minutes on a busy 2-core machine: QuTiP's LU at M = 4, n_c = 16
+    alone reaches the timeout.  The n_c = 100 cases use the single-precision L0^-1 with flexible
+    BiCGStab, the fastest measured setting there (docs/performance.md)."""
     out = []
     for M in (1, 2, 3, 4):
         methods = ["krylov", "sylvester", "direct"] if M < 4 else ["krylov", "sylvester"]
-        out.append((f"fig11 M={M} nc=16", {**FIG11, "M": M, "nc": 16}, methods, [1], True))
-    out.append(("fig8 resonance nc=20", {**FIG8, "M": 2, "nc": 20}, ["krylov", "sylvester", "direct"], [1], True))
-    out.append(("fig8 resonance nc=40", {**FIG8, "M": 2, "nc": 40}, ["krylov"], [1], True))
+        out.append((f"fig11 M={M} nc=16", {**FIG11, "M": M, "nc": 16}, methods, [1], True, []))
+    out.append(("fig8 resonance nc=20", {**FIG8, "M": 2, "nc": 20}, ["krylov", "sylvester", "direct"], [1], True, []))
+    out.append(("fig8 resonance nc=40", {**FIG8, "M": 2, "nc": 40}, ["krylov"], [1], True, []))
     if args.paper:
-        out.append(("fig11 M=4 nc=100 omega-omega0=-3", {**FIG11, "M": 4, "nc": 100, "wr": 3.0}, ["krylov"], [2], False))
+        out.append(("fig11 M=4 nc=100 omega-omega0=-3", {**FIG11, "M": 4, "nc": 100, "wr": 3.0}, ["krylov"], [2],
+                    False, FAST))
         for nc in (32, 64):
-            out.append((f"ladder M=4 nc={nc}", {**FIG11, "M": 4, "nc": nc}, ["krylov"], [1], False))
+            out.append((f"ladder M=4 nc={nc}", {**FIG11, "M": 4, "nc": nc}, ["krylov"], [1], False, FAST))
         for M in (1, 2, 3):
-            out.append((f"fig11 M={M} nc=100", {**FIG11, "M": M, "nc": 100}, ["krylov"], [1], M <= 2))
-        out.append(("fig11 M=4 nc=100", {**FIG11, "M": 4, "nc": 100}, ["krylov"], [1, 2], False))
+            out.append((f"fig11 M={M} nc=100", {**FIG11, "M": M, "nc": 100}, ["krylov"], [1], M <= 2, FAST))
+        out.append(("fig11 M=4 nc=100", {**FIG11, "M": 4, "nc": 100}, ["krylov"], [2], False, FAST))
     if args.big:
-        out.append(("ladder M=5 nc=100", {**FIG11, "M": 5, "nc": 100}, ["krylov"], [2], False))
+        out.append(("fig8 M=5 nc=100", {**FIG8, "M": 5, "nc": 100}, ["krylov"], [2], False, FAST))
     if args.only:
         out = [c for c in out if args.only in c[0]]
     return out
@@ -216,8 +223,8 @@ def fmt_bytes(b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--paper", action="store_true", help="add Fig. 11 at n_c = 100 (M = 1..4; M = 4 at 1 and 2 ranks)")
-    ap.add_argument("--big", action="store_true", help="add M = 5, n_c = 100 (2 ranks, matrix-free)")
+    ap.add_argument("--paper", action="store_true", help="add Fig. 11 at n_c = 100 (M = 1..4; M = 4 on 2 ranks)")
+    ap.add_argument("--big", action="store_true", help="add Fig. 8's parameters with M = 5, n_c = 100 (2 ranks)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     ap.add_argument("--scaling", action="store_true",
                     help="only the 1- and 2-rank scaling of Fig. 11, M = 4, n_c = 100 (fixed Krylov "
@@ -238,7 +245,7 @@ def main():
     rows = []
     header = "| case | N^2 | method | ranks | seconds | iterations | residual | peak memory | <n> | vs QuTiP best | notes |"
     print(header, flush=True)
-    for name, p, methods, ranks_list, with_qutip in cases(args):
+    for name, p, methods, ranks_list, with_qutip, fast in cases(args):
         big = p["nc"] >= 100
         timeout = args.big_timeout if big else args.timeout
         results = []
@@ -247,8 +254,7 @@ def main():
                 results.append((f"qutip {qm}", 1, run_qutip(p, qm, timeout)))
         for m in methods:
             for r in ranks_list:
-                extra = ["--set", "solver.operator=matrix-free"] if p["M"] >= 5 else []
-                results.append((m, r, run_pjcsync(p, m, r, timeout, extra)))
+                results.append((m, r, run_pjcsync(p, m, r, timeout, fast)))
         q_ok = [res["seconds"] for meth, _, res in results if meth.startswith("qutip") and res["status"] == "ok"]
         q_best = min(q_ok) if q_ok else None
         q_timeout = (not q_ok) and any(meth.startswith("qutip") and res["status"].startswith("timeout")
