@@ -68,3 +68,21 @@ def steady_state_dense(H, c_ops):
     N = H.shape[0]
     rho = vh[-1].conj().reshape(N, N)
     return rho / np.trace(rho)
+
+
+def qutip_model(levels, deltas, lams, gs, F, det, gamma):
+    """The model written directly in QuTiP (eq. 3, eq. 5): H, c_ops, a and ``on(op, l)``
+    (``op`` on qubit ``l``).  QuTiP is imported here only, so the rest stays numpy only."""
+    import qutip
+    M = len(deltas)
+    a = qutip.tensor(qutip.destroy(levels), *[qutip.qeye(2)] * M)
+
+    def on(op, l):
+        return qutip.tensor(qutip.qeye(levels), *[op if k == l else qutip.qeye(2) for k in range(M)])
+    wr = -det
+    H = wr * a.dag() * a + F * (a + a.dag())
+    for l in range(M):
+        H += lams[l] * (a * on(qutip.sigmap(), l) + a.dag() * on(qutip.sigmam(), l))
+        H += 0.5 * (deltas[l] + wr) * on(qutip.sigmaz(), l)
+    c_ops = [np.sqrt(gamma) * a] + [np.sqrt(gs[l]) * on(qutip.sigmam(), l) for l in range(M)]
+    return H, c_ops, a, on

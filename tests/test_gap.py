@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import cli_json, run_cli, write_config
+from conftest import cli_json, model_text, run_cli, write_config
 from reference import collapse, rwa_hamiltonian
 
 
@@ -24,20 +24,8 @@ def dense_liouvillian(nc, wr, F, gamma, Delta, lam, gs):
     return L
 
 
-CASE = """
-[cavity]
-levels = 6
-decay = 0.3
-[qubits]
-detuning = [1.0, -1.0]
-coupling = 1.0
-decay = 0.05
-[drive]
-amplitude = 0.4
-detuning = 0.3
-[gap]
-nev = 6
-"""
+CASE = model_text(dict(levels=6, gamma=0.3, omega0=None, delta="1.0, -1.0", gamma_s=0.05, F=0.4, dw=0.3),
+                  "[gap]\nnev = 6")
 
 
 def reference(nev):

@@ -11,7 +11,8 @@ import pytest
 from scipy.optimize import minimize
 
 from pjcsync import observables as ob
-from conftest import cli_json, run_mpi_script, write_config
+from conftest import cli_json, fig8_text, run_mpi_script, write_config
+from reference import qutip_model
 
 SQ2 = np.sqrt(2.0)
 PAULI = [np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0]], complex),
@@ -205,37 +206,16 @@ def qutip_fig8(levels, gamma_s, detuning=0.0, F=0.25, gamma=0.3, deltas=(1.0, -1
     """Fig. 8's model built from scratch in QuTiP (eq. 3 and eq. 5) and its steady state."""
     import qutip
     M = len(deltas)
-    a = qutip.tensor(qutip.destroy(levels), *[qutip.qeye(2)] * M)
-
-    def on(op, l):
-        return qutip.tensor(qutip.qeye(levels), *[op if k == l else qutip.qeye(2) for k in range(M)])
-    wr = -detuning
-    H = wr * a.dag() * a + F * (a + a.dag())
-    for l, d in enumerate(deltas):
-        H += a * on(qutip.sigmap(), l) + a.dag() * on(qutip.sigmam(), l) + 0.5 * (d + wr) * on(qutip.sigmaz(), l)
-    c_ops = [np.sqrt(gamma) * a] + [np.sqrt(gamma_s) * on(qutip.sigmam(), l) for l in range(M)]
+    H, c_ops, a, on = qutip_model(levels, deltas, [1.0] * M, [gamma_s] * M, F, detuning, gamma)
     rho = qutip.steadystate(H, c_ops)
     return rho, a, on
-
-
-FIG8 = """
-[cavity]
-levels = {levels}
-decay = 0.3
-[qubits]
-detuning = [1.0, -1.0]
-decay = {gamma_s}
-[drive]
-amplitude = 0.25
-detuning = {detuning}
-"""
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_steady_state_observables_match_qutip(tmp_path, ranks):
     import qutip
     levels, gamma_s, det = 10, 3e-3, 0.3     # off resonance: theta, <a> are generic here
-    cfg = write_config(tmp_path, FIG8.format(levels=levels, gamma_s=gamma_s, detuning=det))
+    cfg = write_config(tmp_path, fig8_text(levels=levels, gamma_s=gamma_s, dw=det))
     obs = cli_json(["steady", cfg], ranks)["observables"]
     rho, a, on = qutip_fig8(levels, gamma_s, det)
     r12 = rho.ptrace([1, 2])
@@ -266,7 +246,7 @@ def test_paper_fig8_resonance(tmp_path):
     Measured (n_c = 16): negativity 0.3566 (paper 0.36, within 0.004), singlet 0.786
     (paper "75 %", within 0.04), <S^2> 0.429 (figure: about 0.5), <n> 2.645 (4F^2/gamma^2 =
     2.78, within 5 %).  The caption's gamma_s = 3e-4 gives negativity 0.416: farther off."""
-    cfg = write_config(tmp_path, FIG8.format(levels=16, gamma_s=3e-3, detuning=0.0))
+    cfg = write_config(tmp_path, fig8_text(levels=16, gamma_s="0.003", dw=0.0))
     out = cli_json(["steady", cfg], 1)
     obs = out["observables"]
     assert obs["edge_population"] < 1e-4                   # 16 levels are enough here

@@ -15,6 +15,7 @@ warnings.filterwarnings("ignore", message="matplotlib not found")
 qutip = pytest.importorskip("qutip")
 
 from conftest import ROOT, _env, run_mpi_script  # noqa: E402
+import reference  # noqa: E402
 
 
 def small_model():
@@ -25,18 +26,7 @@ def small_model():
 
 def qutip_model(levels=4, deltas=(1.0, -0.5), lams=(1.0, 0.7), gs=(0.05, 0.1), F=0.3, det=0.2, gamma=0.3):
     """The same model written directly in QuTiP (eq. 3, eq. 5)."""
-    M = len(deltas)
-    a = qutip.tensor(qutip.destroy(levels), *[qutip.qeye(2)] * M)
-
-    def on(op, l):
-        return qutip.tensor(qutip.qeye(levels), *[op if k == l else qutip.qeye(2) for k in range(M)])
-    wr = -det
-    H = wr * a.dag() * a + F * (a + a.dag())
-    for l in range(M):
-        H += lams[l] * (a * on(qutip.sigmap(), l) + a.dag() * on(qutip.sigmam(), l))
-        H += 0.5 * (deltas[l] + wr) * on(qutip.sigmaz(), l)
-    c_ops = [np.sqrt(gamma) * a] + [np.sqrt(gs[l]) * on(qutip.sigmam(), l) for l in range(M)]
-    return H, c_ops, a, on
+    return reference.qutip_model(levels, deltas, lams, gs, F, det, gamma)
 
 
 def test_import_is_light():

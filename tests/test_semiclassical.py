@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import cli_json, run_cli, write_config
+from conftest import cli_json, model_text, run_cli, write_config
 from reference import collapse, lindblad_map, rwa_hamiltonian
 from pjcsync import semiclassical as sc
 from pjcsync.model import Model
@@ -168,20 +168,8 @@ def test_fig5_strong_damping_agrees_with_exact_rwa():
 
 # --- the command ------------------------------------------------------------------------------
 
-FIG5 = """
-[cavity]
-levels = 12
-decay = 2.0
-[qubits]
-detuning = [2.0, -1.0]
-coupling = 1.0
-decay = 2.0
-[drive]
-amplitude = 1.0
-detuning = 0.5
-[semiclassical]
-starts = 4
-"""
+FIG5 = model_text(dict(levels=12, gamma=2.0, omega0=None, delta="2.0, -1.0", gamma_s=2.0, F=1.0, dw=0.5),
+                  "[semiclassical]\nstarts = 4")
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
