@@ -19,6 +19,7 @@ BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
 ASSEMBLY_OVERHEAD = 2.0           # blocks kept while PETSc fills its copy (measured 47 B/nonzero at M = 4, n_c = 100)
 GMRES_RESTART_MAX = 100           # default GMRES restart, lowered when its basis would not fit
 KRYLOV_VECTORS = 106              # GMRES(100) basis + work vectors (see krylov_vectors)
+SYLVESTER_VECTORS = 8             # work vectors of the paper's fixed point (no Krylov basis)
 DENSE_FACTORS = 8                 # replicated N x N arrays of the Sylvester inverse: G, V, V^-1 (or
                                   # T, Q) and GEMM/transposition temporaries (sylvester.py)
 BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, PETSc, MPI libraries per rank
@@ -74,14 +75,14 @@ def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> di
     on_node = ranks_on_this_node(comm)
     available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
     single = solver_cfg.get("preconditioner_precision", "double") == "single"
-    per_rank = BASELINE_BYTES + krylov_vectors(n2, P, available / max(on_node, 1), flexible=single) \
-        * n2 * BYTES_PER_ENTRY / P
+    # the paper's fixed point keeps a few work vectors, the Krylov methods their basis too
+    vectors = SYLVESTER_VECTORS if method == "sylvester" else \
+        krylov_vectors(n2, P, available / max(on_node, 1), flexible=single)
+    per_rank = BASELINE_BYTES + vectors * n2 * BYTES_PER_ENTRY / P
     if not matrix_free:
         per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P
     if method == "direct":
         per_rank += DIRECT_BYTES_PER_FACTOR_ENTRY * direct_fill(model) * nnz / P
-    if method == "sylvester":
-        per_rank -= (KRYLOV_VECTORS - 8) * n2 * BYTES_PER_ENTRY / P   # no Krylov basis
     if method in ("krylov", "sylvester"):   # replicated N x N factors of G, complex64 in single
         per_rank += DENSE_FACTORS * model.N ** 2 * BYTES_PER_ENTRY / (2 if single else 1)
     return {"method": method, "nonzeros": nnz, "ranks": P, "ranks_on_node": on_node,

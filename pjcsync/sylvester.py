@@ -168,8 +168,8 @@ class SylvesterInverse:
             self._split = comm.Get_size() > 1 and layout.N >= 2 * SPLIT_MIN
             self.T = None
             if comm.Get_rank() == 0 or (self._split and comm.Get_rank() == 1):
-                self.T = np.asarray(T if comm.Get_rank() == 0 else np.empty((layout.N, layout.N)),
-                                    dtype=DTYPE)
+                self.T = np.asarray(T, dtype=DTYPE) if comm.Get_rank() == 0 else \
+                    np.empty((layout.N, layout.N), dtype=DTYPE)
             if self._split:
                 if comm.Get_rank() == 0:
                     comm.Send([np.ascontiguousarray(self.T), MPI.C_DOUBLE_COMPLEX], dest=1, tag=11)

@@ -116,25 +116,24 @@ def run_qutip(p: dict, method: str, timeout: float) -> dict:
 
 
 SCALING_DRIVER = r"""
-import json, sys, time
-import petsc4py; petsc4py.init(sys.argv[3:])
+import json, sys, time, tomllib
+import petsc4py; petsc4py.init(sys.argv[4:])
 import numpy as np
 from petsc4py import PETSc
+from pjcsync.config import validate
 from pjcsync.model import Model
 from pjcsync.parallel import RowLayout, gather_peak_memory
 from pjcsync import steady, superoperator as so
 from pjcsync.sylvester import SylvesterInverse
-p = json.loads(sys.argv[1]); its = int(sys.argv[2])
-M = p["M"]
-model = Model(levels=p["nc"], gamma=p["decay"], detunings=tuple(p["detunings"][:M]), couplings=(1.0,) * M,
-              gamma_s=(p["gamma_s"],) * M, amplitude=p["F"], drive_detuning=-p["wr"])
+cfg = validate(tomllib.loads(sys.argv[1])); precision = sys.argv[2]; its = int(sys.argv[3])
+model = Model.from_config(cfg)
 lay = RowLayout.create(model.N)
 H, c_ops = model.hamiltonian(), model.collapse_operators()
 t0 = time.perf_counter()
 L = so.petsc_matrix(so.local_rows(H, c_ops, lay), lay)
 t_assembly = time.perf_counter() - t0
 t0 = time.perf_counter()
-sylv = SylvesterInverse(H, c_ops, lay, kind="schur", precision=p["precision"])
+sylv = SylvesterInverse(H, c_ops, lay, kind="schur", precision=precision)
 t_setup = time.perf_counter() - t0
 x0, _ = steady.initial_rows(model, {}, lay)
 C = np.array(x0)
@@ -158,7 +157,7 @@ def run_scaling(p: dict, ranks: int, precision: str, its: int, timeout: float) -
     and application, assembly, peak memory.  The iteration count of a solve does not depend on
     the rank count, so the ratio of per-iteration times is the speed-up of the whole solve."""
     cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), PY, "-c", SCALING_DRIVER,
-           json.dumps({**p, "precision": precision}), str(its)]
+           config_text(p), precision, str(its)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
     except subprocess.TimeoutExpired:
