@@ -149,7 +149,9 @@ def cmd_steady(args, cfg) -> dict:
     _check_out_option(args)
     check_fits(estimate(model, cfg["solver"]), args.force)
     layout = RowLayout.create(model.N)
-    state, obs, warnings = solve_point(model, cfg, layout)
+    state, obs, warnings = solve_point(model, cfg, layout, force=args.force,
+                                       log=None if getattr(args, "quiet", False) else _emit_err_progress)
+    model = state.model
     out = {"observables": obs, "solver": state.solver, "checks": state.checks, "warnings": warnings,
            "config": cfg}
     if args.out:
@@ -254,6 +256,13 @@ def format_steady_table(model, obs: dict, solver: dict) -> str:
         lines.append(f"                   CHSH max = {obs['chsh']:.8g}  concurrence = {obs['concurrence']:.8g}")
         lines.append(f"  <S^2> all qubits {obs['S2_total']:.10g}")
     lines.append(f"  edge population  {obs['edge_population']:.3e} (top {obs['edge_levels']} levels)")
+    if solver.get("levels"):
+        lv = solver["levels"]
+        lines.append(f"  levels = auto    n_c = {lv['chosen']} (edge population <= {lv['tolerance']:.0e}: "
+                     f"{'yes' if lv['converged'] else 'NO'}; tried "
+                     f"{', '.join(str(s['levels']) for s in lv['steps'])}; {lv['total_seconds']:.1f} s)")
+    if solver.get("auto"):
+        lines.append(f"auto: {solver['auto']}")
     lines.append(f"solver: {solver['method']}, {solver['iterations']} iterations, "
                  f"||L rho|| = {solver['residual']:.2e}, {solver['seconds']:.2f} s, "
                  f"{solver['ranks']} rank(s), peak memory {_fmt_bytes(solver['peak_memory']['max_rank_bytes'])}/rank")
@@ -471,6 +480,11 @@ def _emit_err(text: str) -> None:
 def _json_default(o):
     from .results import jsonable
     return jsonable(o)
+
+
+def _emit_err_progress(text: str) -> None:
+    """A progress line of a long computation (stderr, rank 0)."""
+    _emit_err(f"pjcsync: {text}")
 
 
 def _emit_json(obj: dict) -> None:

@@ -58,7 +58,20 @@ NONNEG = 0.0
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "cavity": {
-        "levels": Key("int", REQUIRED, "Fock levels n_c of the truncated cavity (>= 2)", minimum=2),
+        "levels": Key("int|str", REQUIRED, "Fock levels n_c of the truncated cavity (>= 2), or 'auto': "
+                      "steady states (steady, sweep) start with levels_start levels and grow n_c, "
+                      "each solve starting from the previous state if it is well truncated, until the "
+                      "population of the top levels is at most levels_tolerance", minimum=2,
+                      check=lambda v: "must be an integer >= 2 or 'auto'"
+                      if isinstance(v, str) and v != "auto" else None),
+        "levels_tolerance": Key("float", 1e-9, "levels = 'auto': largest population of the top "
+                                "Fock levels (the edge: min(5, n_c / 4) levels) accepted", minimum=0.0),
+        "levels_start": Key("int", 16, "levels = 'auto': the first n_c tried; also the smallest "
+                            "n_c of the coarse solves that start a krylov/sylvester solve "
+                            "([solver] coarse_start)", minimum=2),
+        "levels_max": Key("int", 400, "levels = 'auto': the largest n_c tried; if its edge population "
+                          "is still above the tolerance the result is kept with the truncation warning",
+                          minimum=2),
         "decay": Key("float", REQUIRED, "cavity decay rate gamma", minimum=NONNEG),
         "frequency": Key("float", None, "cavity frequency omega_0 (lab frame only)", minimum=NONNEG),
     },
@@ -82,10 +95,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         choices=("auto", "assembled", "matrix-free")),
         "preconditioner": Key("str", "auto", "inverse of L0: 'auto', 'eigen' or 'schur'",
                               choices=("auto", "eigen", "schur")),
-        "preconditioner_precision": Key("str", "double", "arithmetic of the L0^-1 preconditioner: "
+        "preconditioner_precision": Key("str", "auto", "arithmetic of the L0^-1 preconditioner: "
                                         "'double', or 'single' (krylov only: about 1.7 times faster "
-                                        "applications, the solution is still converged in double)",
-                                        choices=("double", "single")),
+                                        "applications, the solution is still converged in double, "
+                                        "needs a flexible Krylov method), or 'auto' (single for "
+                                        "krylov with a flexible KSP from N = 256 on, else double)",
+                                        choices=("auto", "double", "single")),
+        "ksp_type": Key("str", "auto", "Krylov method of method = 'krylov' (any PETSc KSP type, e.g. "
+                        "'fbcgs', 'fgmres', 'gmres', 'bcgs'); 'auto' picks from the problem "
+                        "(docs/performance.md, KSP study); the -ksp_type option overrides it"),
+        "coarse_start": Key("bool", True, "krylov and sylvester with the default initial guess and "
+                            "n_c >= 2 levels_start: first solve with ceil(n_c / 2) levels (recursively) "
+                            "and start from that state, zero-padded"),
         "check_tolerance": Key("float", 1e-8,
                                "tolerance of the post-solve checks (trace, hermiticity, positivity)",
                                minimum=0.0),

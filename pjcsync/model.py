@@ -68,8 +68,13 @@ class Model:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Model":
+        """The model of a validated configuration.  With ``[cavity] levels = "auto"`` the model
+        has ``levels_start`` levels: the adaptive steady state (:mod:`pjcsync.truncation`) grows it."""
         q = cfg["qubits"]
-        return cls(levels=cfg["cavity"]["levels"], gamma=cfg["cavity"]["decay"],
+        levels = cfg["cavity"]["levels"]
+        if levels == "auto":
+            levels = cfg["cavity"]["levels_start"]
+        return cls(levels=levels, gamma=cfg["cavity"]["decay"],
                    detunings=tuple(q["detuning"]), couplings=tuple(q["coupling"]),
                    gamma_s=tuple(q["decay"]), amplitude=cfg["drive"]["amplitude"],
                    drive_detuning=cfg["drive"]["detuning"], omega0=cfg["cavity"]["frequency"])

@@ -203,6 +203,42 @@ def auto_method(model: Model, solver_cfg: dict) -> str:
     return "direct" if model.N ** 2 <= AUTO_DIRECT_MAX_N2 else "krylov"
 
 
+AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
+AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
+AUTO_KSP_SMALL = "gmres"       # auto below AUTO_SINGLE_MIN_N
+
+
+def krylov_settings(model: Model, solver_cfg: dict, options_prefix: str = "") -> dict:
+    """The Krylov method and the precision of L0^-1 for ``method = "krylov"``, with the reason.
+
+    Order of precedence for the KSP: the ``-ksp_type`` option, ``[solver] ksp_type``, then the
+    automatic choice: flexible BiCGStab with a single-precision inverse from
+    ``N = AUTO_SINGLE_MIN_N`` on, GMRES in double below (measured in docs/performance.md, "KSP
+    study": BiCGStab needs no orthogonalization or Krylov basis, and the single-precision
+    factors halve the cost of the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
+    single only for a flexible KSP (a single-precision L0^-1 is not exactly linear)."""
+    opts = PETSc.Options(options_prefix)
+    configured = solver_cfg.get("ksp_type", "auto")
+    precision = solver_cfg.get("preconditioner_precision", "auto")
+    if opts.hasName("ksp_type"):
+        ksp, why = opts.getString("ksp_type"), "-ksp_type"
+    elif configured != "auto":
+        ksp, why = configured, "[solver] ksp_type"
+    elif model.N >= AUTO_SINGLE_MIN_N:
+        ksp, why = AUTO_KSP, f"auto (N >= {AUTO_SINGLE_MIN_N})"
+    elif precision == "single":
+        ksp, why = "fgmres", "auto (single-precision L0^-1 configured)"
+    else:
+        ksp, why = AUTO_KSP_SMALL, f"auto (N < {AUTO_SINGLE_MIN_N})"
+    if precision == "auto":
+        precision = "single" if (ksp in FLEXIBLE_KSPS and model.N >= AUTO_SINGLE_MIN_N) else "double"
+        pwhy = "auto"
+    else:
+        pwhy = "configured"
+    return {"ksp_type": ksp, "precision": precision,
+            "reason": f"{ksp} ({why}), {precision}-precision L0^-1 ({pwhy})"}
+
+
 def auto_operator(model: Model, solver_cfg: dict, method: str) -> tuple[str, str]:
     """``(operator, reason)`` for ``[solver] operator``: ``"auto"`` is matrix-free for the
     iterative methods (measured: an application costs about as much as the assembled mat-vec,
@@ -336,7 +372,7 @@ def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
 
 
 def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.ndarray, rtol: float,
-                 max_it: int, options_prefix: str = "") -> tuple[PETSc.Vec, dict]:
+                 max_it: int, options_prefix: str = "", ksp_type: str | None = None) -> tuple[PETSc.Vec, dict]:
     """GMRES (or any KSP) on the bordered system, right-preconditioned by ``-L0^-1``."""
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
@@ -355,7 +391,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     # a single-precision L0^-1 is not exactly linear: flexible GMRES keeps the preconditioned
     # vectors it used, so that the solution it assembles has the residual it monitored
     flexible = getattr(sylv, "precision", "double") != "double"
-    ksp.setType("fgmres" if flexible else "gmres")
+    ksp.setType(ksp_type or ("fgmres" if flexible else "gmres"))
     restart = _gmres_restart(layout, 2 if flexible else 1)
     ksp.setGMRESRestart(restart)
     ksp.setPCSide(PETSc.PC.Side.RIGHT)
@@ -476,20 +512,27 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
         rho, info = solve_direct(model, layout, rtol)
     else:
         x0, source = initial_rows(model, solver_cfg, layout, initial)
-        precision = solver_cfg.get("preconditioner_precision", "double")
-        if method == "sylvester" and precision != "double":
-            raise InputError("[solver] method = 'sylvester' iterates L0^-1 itself and needs "
-                             "preconditioner_precision = 'double' (single suits 'krylov')")
+        precision = solver_cfg.get("preconditioner_precision", "auto")
+        if method == "sylvester":
+            if precision == "single":
+                raise InputError("[solver] method = 'sylvester' iterates L0^-1 itself and needs "
+                                 "preconditioner_precision = 'double' (single suits 'krylov')")
+            precision = "double"
+        else:
+            settings = krylov_settings(model, solver_cfg)
+            precision = settings["precision"]
+            extra["krylov_choice"] = settings["reason"]
         sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"),
                                 precision=precision)
-        extra = {"initial_guess": source, "preconditioner": sylv.report()}
+        extra.update(initial_guess=source, preconditioner=sylv.report())
         if method == "sylvester":
             rho, info = solve_fixed_point(model, layout, sylv, x0, rtol, max_it)
         else:
             t1 = time.perf_counter()
             L = _operator(model, layout, operator, H, c_ops)
             extra["operator_seconds"] = time.perf_counter() - t1
-            rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it)
+            rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it,
+                                     ksp_type=settings["ksp_type"])
     seconds = time.perf_counter() - t0
     info.update(extra)
     # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)
@@ -508,6 +551,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
     if requested == "auto":
         info["auto"] = (f"{method}: N^2 = {model.N ** 2} "
                         f"{'<=' if method == 'direct' else '>'} {AUTO_DIRECT_MAX_N2}")
+        if "krylov_choice" in info:
+            info["auto"] += "; " + info["krylov_choice"]
     info["operator_reason"] = op_reason
     return SteadyState(model=model, layout=layout, rho=rho, solver=info, checks=checks)
 

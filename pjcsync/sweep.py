@@ -250,19 +250,39 @@ def sweep_header(cfg: dict, grid: Grid, task: tuple[int, int], indices: list[int
 
 # --- one point ------------------------------------------------------------------------------------
 
-def solve_point(model, cfg: dict, layout: RowLayout, initial=None):
-    """The steady state of one point (as ``pjcsync steady``) and its observables and warnings."""
-    from .steady import steady_state
+def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model=None,
+                force: bool = False, log=None):
+    """The steady state of one point (as ``pjcsync steady``) and its observables and warnings.
+
+    ``[cavity] levels = "auto"`` chooses n_c (:func:`pjcsync.truncation.adaptive_steady_state`;
+    ``initial`` may then come from a model with other levels, ``initial_model``); a fixed n_c is
+    solved with the coarse start of :func:`pjcsync.truncation.coarse_started_steady_state`.
+    The returned state's ``model`` and ``layout`` are those of the final solve."""
+    from .truncation import adaptive_steady_state, coarse_started_steady_state
     from .observables import EDGE_WARNING, basic_observables, entanglement_observables
+    auto_levels = cfg["cavity"]["levels"] == "auto"
     if cfg["floquet"]["harmonics"] > 0:
+        if auto_levels:
+            raise InputError("[cavity] levels = 'auto' is not available for the periodic steady state "
+                             "([floquet] harmonics > 0): give a number of levels")
         from .floquet import periodic_steady_state
         state = periodic_steady_state(model, cfg, layout)
+    elif auto_levels:
+        state = adaptive_steady_state(model, cfg["solver"], cfg["cavity"], layout.comm, initial=initial,
+                                      initial_model=initial_model if initial is not None else None,
+                                      force=force, log=log)
     else:
-        state = steady_state(model, cfg["solver"], layout, initial=initial)
+        state = coarse_started_steady_state(model, cfg["solver"], cfg["cavity"], layout, initial=initial,
+                                            log=log)
+    model, layout = state.model, state.layout
     obs = basic_observables(model, state.rows(), layout)
     obs.update(entanglement_observables(model, state.rows(), layout, sigma=obs["sigma"]))
     warnings = []
-    if obs["edge_population"] > EDGE_WARNING:
+    if auto_levels and not state.solver["levels"]["converged"]:
+        warnings.append(f"levels = 'auto' reached levels_max = {model.levels} with population "
+                        f"{obs['edge_population']:.2e} in the top {obs['edge_levels']} cavity levels "
+                        f"(tolerance {cfg['cavity']['levels_tolerance']:.0e}): raise [cavity] levels_max")
+    elif obs["edge_population"] > EDGE_WARNING:
         warnings.append(f"population {obs['edge_population']:.2e} in the top {obs['edge_levels']} cavity "
                         f"levels: the cavity is truncated too early, increase [cavity] levels")
     return state, obs, warnings
@@ -342,26 +362,27 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
     pdir = parts_dir(target)
     failed, computed = [], []
     stats = {"warm": [], "cold": [], "saved": []}
-    prev = None                                   # (index, N, this rank's rows)
+    prev = None                                   # (index, model, this rank's rows)
     t_start = time.perf_counter()
     parts_at_start = _count_parts(pdir) if wrank == 0 else 0
     for n_done, k in enumerate(mine):
         pcfg = configs[k]
         model = Model.from_config(pcfg)
         layout = RowLayout.create(model.N, comm=sub)
-        initial, warm_from = None, None
-        if (cfg["sweep"]["warm_start"] and prev is not None and prev[1] == model.N
+        initial, warm_from, initial_model = None, None, None
+        auto_levels = pcfg["cavity"]["levels"] == "auto"
+        if (cfg["sweep"]["warm_start"] and prev is not None and (auto_levels or prev[1].N == model.N)
                 and grid.adjacent(prev[0], k)):
-            initial, warm_from = prev[2], prev[0]
+            initial, warm_from, initial_model = prev[2], prev[0], prev[1]
         t0 = time.perf_counter()
         try:
             cold_its = None
-            if initial is not None and cfg["sweep"]["cold_reference"]:
+            if initial is not None and cfg["sweep"]["cold_reference"] and not auto_levels:
                 from .steady import steady_state
                 ref = steady_state(model, pcfg["solver"], layout)
                 cold_its = ref.solver.get("iterations")
                 ref.rho.destroy()
-            state, obs, warnings = solve_point(model, pcfg, layout, initial)
+            state, obs, warnings = solve_point(model, pcfg, layout, initial, initial_model, force=force)
         except (PjcsyncError, InputError, ConfigError) as exc:
             if isinstance(exc, PjcsyncError) and not exc.collective:
                 raise                                  # one rank only: the job ends (cli)
@@ -382,7 +403,7 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
         (stats["warm"] if warm_from is not None else stats["cold"]).append(its)
         point = {"index": k, "parameters": grid.parameters(k), "config": pcfg, "solver": solver,
                  "checks": state.checks, "warnings": warnings, "observables": obs}
-        prev = (k, model.N, state.rows().copy())
+        prev = (k, state.model, state.rows().copy())
         state.rho.destroy()
         if sub.Get_rank() == 0:
             try:

@@ -17,7 +17,7 @@ rank 0 (LAPACK), then broadcast: every rank holds the N x N factors.
 * ``kind = "schur"`` (Bartels-Stewart): ``G = Q T Q^+`` with T upper triangular and Q unitary,
   ``X = Q Y Q^+`` with ``(T + s) Y + Y T^+ = Q^+ C Q``.  The unitary transforms are the same four
   distributed GEMMs; the triangular Sylvester solve is gathered on rank 0 and solved by a
-  recursive blocked algorithm (GEMM updates, LAPACK ``ztrsyl`` on small diagonal blocks).  With
+  recursive blocked algorithm (GEMM updates, a C column sweep on small diagonal blocks, :mod:`pjcsync.trsyl`).  With
   two ranks or more, rank 1 solves the off-diagonal quadrant ``Y12`` of every level of the
   recursion while rank 0 solves ``Y21`` (:meth:`SylvesterInverse._solve_triangular`).
   Backward stable whatever ``cond(V)``.
@@ -50,6 +50,7 @@ from petsc4py import PETSc
 from .model import DTYPE
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, transpose_rows
 from .superoperator import drift_operator
+from .trsyl import solve_small
 
 COND_LIMIT = 1e4          # auto: eigenvectors with cond_1(V) above this are not trusted ...
 SINGLE_COND_LIMIT = 1e3   # ... in single precision (the error grows like cond(V)^2 * 6e-8)
@@ -59,7 +60,7 @@ AUTO_EIGEN_MAX_N = 1024   # auto above this N: Schur directly.  Measured at N = 
                           # twice the Schur set-up for nothing; Schur is always exact and its
                           # application costs one extra triangular solve (~25 %).
 SPLIT_MIN = 128           # with >= 2 ranks the triangular solve is split down to quadrants this small
-TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls LAPACK ztrsyl
+TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls pjcsync.trsyl.solve_small
 KINDS = ("auto", "eigen", "schur")
 PRECISIONS = {"double": (np.complex128, MPI.C_DOUBLE_COMPLEX), "single": (np.complex64, MPI.C_FLOAT_COMPLEX)}
 _STOP = -1                # header of the message that ends rank 1's help with a triangular solve
@@ -75,17 +76,10 @@ def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
     ``A22 Y2 + Y2 B^+ = F2`` is solved first, then ``A11 Y1 + Y1 B^+ = F1 - A12 Y2``; columns
     split the same way through ``B = [[B11, B12], [0, B22]]``:
     ``A Y2 + Y2 B22^+ = F2``, ``A Y1 + Y1 B11^+ = F1 - Y2 B12^+``.  All the flops but those of
-    the small diagonal blocks are GEMMs."""
+    the small diagonal blocks are GEMMs; those are solved by :func:`pjcsync.trsyl.solve_small`."""
     m, n = F.shape
     if m <= block and n <= block:
-        trsyl = sla.lapack.ctrsyl if F.dtype == np.complex64 else sla.lapack.ztrsyl
-        Y, scale, info = trsyl(A, B, F, trana="N", tranb="C", isgn=1)
-        if info < 0:
-            raise PjcsyncError(f"LAPACK trsyl failed (info {info})")
-        if scale != 1.0:
-            Y /= scale
-        F[:] = Y
-        return F
+        return solve_small(A, B, F)         # not LAPACK's trsyl: see pjcsync.trsyl
     if m >= n:
         h = m // 2
         solve_triangular_sylvester(A[h:, h:], B, F[h:], block)

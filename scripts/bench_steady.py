@@ -7,6 +7,7 @@
     .venv/bin/python scripts/bench_steady.py --big        # + Fig. 8's parameters with M = 5, n_c = 100
     .venv/bin/python scripts/bench_steady.py --scaling    # only: 1 and 2 ranks, Fig. 11, M = 4, n_c = 100
     .venv/bin/python scripts/bench_steady.py --only fig8  # cases whose name contains "fig8"
+    .venv/bin/python scripts/bench_steady.py --targets    # only issue 12's targets (~1 h on 2 cores)
 
 Every solve runs in its own process (``pjcsync steady --json`` under ``scripts/mpirun.sh`` for
 several ranks; a small QuTiP driver for ``qutip.steadystate`` with ``method="direct"`` (scipy's
@@ -97,7 +98,7 @@ def run_pjcsync(p: dict, method: str, ranks: int, timeout: float, extra=()) -> d
     s = d["solver"]
     pre = s.get("preconditioner", {})
     return {"status": "ok", "seconds": s["seconds"], "wall": wall, "iterations": s["iterations"],
-            "residual": s["residual"], "peak": s["peak_memory"]["total_bytes"], "n": d["observables"]["n"],
+            "applications": s.get("operator_applications", ""), "residual": s["residual"], "peak": s["peak_memory"]["total_bytes"], "n": d["observables"]["n"],
             "note": (f"{pre.get('kind')} cond_V={pre['cond_V']:.1e}" if pre.get("cond_V") else pre.get("kind", ""))
             + (f" setup {pre['setup_seconds']:.1f}s" if pre else "")}
 
@@ -216,6 +217,91 @@ def cases(args):
     return out
 
 
+HARD = dict(decay=0.3, detunings=[1.2, -0.7], gamma_s=0.015, F=0.35, wr=0.0)   # issue 12's hard point
+
+
+def run_file(path, ranks: int, timeout: float, extra=()) -> dict:
+    """``pjcsync steady PATH --json EXTRA`` on ``ranks`` ranks: the parsed output, or a status."""
+    cmd = [PY, "-m", "pjcsync", "steady", str(path), "--json", "--force", *extra]
+    if ranks > 1:
+        cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), *cmd]
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout > {timeout:.0f} s", "wall": timeout}
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        err = [l for l in out.stderr.splitlines() if l.startswith("pjcsync")]
+        return {"status": f"exit {out.returncode}: {(err[-1] if err else out.stderr[-200:])[:200]}", "wall": wall}
+    return {"status": "ok", "wall": wall, **json.loads(out.stdout)}
+
+
+def _temp_config(p: dict) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(config_text(p))
+        return f.name
+
+
+def _obs_diff(a: dict, b: dict) -> float:
+    """Largest difference of the scalar observables (n, S2, singlet, negativity, Sz, chsh)."""
+    keys = [k for k in ("n", "Sx", "Sy", "Sz", "S2", "singlet", "negativity", "chsh") if k in a and k in b]
+    return max(abs(a[k] - b[k]) for k in keys)
+
+
+def _target_line(name: str, r: dict, target: str, extra: str = "") -> str:
+    if r["status"] != "ok":
+        return f"| {name} | {r['status']} (wall {r['wall']:.0f} s) | | | | {target} | {extra} |"
+    s = r["solver"]
+    lv = s.get("levels")
+    levels = (f"auto: {lv['chosen']} (tried {', '.join(str(x['levels']) for x in lv['steps'])})" if lv
+              else str(r["config"]["cavity"]["levels"]))
+    coarse = ", ".join(f"{c['levels']}: {c['iterations']} its" for c in s.get("coarse_start", []))
+    return (f"| {name} | {s['seconds']:.1f} s (wall {r['wall']:.1f} s) | {s['iterations']} | {levels} | "
+            f"{s.get('auto') or s.get('krylov_choice') or s['method']}{'; coarse ' + coarse if coarse else ''} | "
+            f"{target} | {extra} |")
+
+
+def targets_table(timeout: float, which: str = "") -> list[str]:
+    """Issue 12's targets, each solve in its own process, in one run (see --targets)."""
+    lines = ["| case | time to solution | iterations | n_c | what auto chose | target | notes |", "|" + "---|" * 7]
+
+    def emit(line):
+        lines.append(line)
+        print(line, flush=True)
+    fig11 = ROOT / "examples" / "fig11.toml"
+    if not which or "fig11" in which:
+        r100 = run_file(fig11, 2, timeout)
+        emit(_target_line("Fig. 11, M = 4, n_c = 100, no flags, 2 ranks", r100, "<= 300 s"))
+        ra = run_file(fig11, 2, timeout, ("--set", 'cavity.levels="auto"'))
+        d = f"max |obs - obs(n_c = 100)| = {_obs_diff(ra['observables'], r100['observables']):.1e}" \
+            if ra["status"] == "ok" and r100["status"] == "ok" else ""
+        emit(_target_line("Fig. 11, M = 4, levels = auto, 2 ranks", ra, "<= 60 s, obs to 1e-6", d))
+    if not which or "m5" in which:
+        r5 = run_file(ROOT / "examples" / "fig8_m5.toml", 2, timeout)
+        emit(_target_line("examples/fig8_m5.toml (N^2 = 10.24 M), no flags, 2 ranks", r5, "<= 1200 s"))
+    if not which or "hard" in which:
+        path = _temp_config({**HARD, "M": 2, "nc": 50})
+        for method, target in (("krylov", "converges"), ("sylvester", "converges or fails < 60 s, plainly")):
+            r = run_file(path, 1, timeout, ("--set", f"solver.method={method}"))
+            emit(_target_line(f"hard point (M = 2, n_c = 50), {method}, 1 rank", r, target))
+        os.unlink(path)
+    if not which or "auto" in which:
+        for M, ref_nc in ((1, 120), (2, 140)):
+            ref = run_file(path := _temp_config({**FIG11, "M": M, "nc": ref_nc}), 2, timeout,
+                           ("--set", "solver.coarse_start=false"))
+            os.unlink(path)
+            emit(_target_line(f"Fig. 11, M = {M}, fixed n_c = {ref_nc} (reference), 2 ranks", ref, "",
+                              f"edge {ref['observables']['edge_population']:.1e}" if ref["status"] == "ok" else ""))
+            ra = run_file(path := _temp_config({**FIG11, "M": M, "nc": ref_nc}), 2, timeout,
+                          ("--set", 'cavity.levels="auto"'))
+            os.unlink(path)
+            d = f"max |obs - obs(ref)| = {_obs_diff(ra['observables'], ref['observables']):.1e}" \
+                if ra["status"] == "ok" and ref["status"] == "ok" else ""
+            emit(_target_line(f"Fig. 11, M = {M}, levels = auto, 2 ranks", ra, "obs to 1e-6", d))
+    return lines
+
+
 def fmt_bytes(b):
     return f"{b / 2**30:.2f} GB" if b >= 2**30 else f"{b / 2**20:.0f} MB"
 
@@ -233,7 +319,18 @@ def main():
     ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per solve (default 180)")
     ap.add_argument("--big-timeout", type=float, default=1800, help="seconds per solve for --paper/--big cases")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    ap.add_argument("--targets", nargs="?", const="all", default=None,
+                    help="only issue 12's targets (fig11, m5, hard, auto: a comma list selects; "
+                         "about an hour on 2 cores); written between targets:start/end markers")
     args = ap.parse_args()
+    if args.targets:
+        load0 = open("/proc/loadavg").read().split()[0]
+        lines = targets_table(args.big_timeout, "" if args.targets == "all" else args.targets)
+        load1 = open("/proc/loadavg").read().split()[0]
+        if not args.no_doc:
+            write_block("targets", f"`scripts/bench_steady.py --targets {args.targets}` (load average "
+                        f"{load0} at the start, {load1} at the end):\n\n" + "\n".join(lines))
+        return
     if args.scaling:
         print("Fig. 11, M = 4, n_c = 100: fixed-work scaling", flush=True)
         lines = scaling_table(args.scaling_iterations, args.big_timeout)

@@ -21,6 +21,7 @@ GUIDE = ROOT / "docs" / "guide.md"
 
 KIND = {"int": "integer", "float": "number", "str": "string", "bool": "true/false", "floats": "list of numbers",
         "float|floats": "number or list (one per qubit)", "str|float": "string or number",
+        "int|str": "integer or string",
         "values": "table: key = [values] or {start, stop, num}"}
 
 

@@ -34,16 +34,52 @@ def sylvester_residual(G, X, C, s=0.0):
     return np.linalg.norm(G @ X + X @ G.conj().T + s * X - C) / np.linalg.norm(C)
 
 
-def test_triangular_sylvester_recursive_matches_scipy():
+def _triangular_case(rng, m, n):
+    """Upper-triangular A, B with moderate condition (off-diagonal entries ~ 1/sqrt(size))."""
+    A = np.triu(rng.standard_normal((m, m)) + 1j * rng.standard_normal((m, m))) / np.sqrt(m) + 3 * np.eye(m)
+    B = np.triu(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / np.sqrt(n) + 3 * np.eye(n)
+    F = rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))
+    return A, B, F
+
+
+def test_triangular_sylvester_recursive_matches_kronecker():
+    """The recursive solve (small blocks in pjcsync.trsyl) against a dense Kronecker solve
+    (numpy's LU; LAPACK's trsyl is avoided, see pjcsync.trsyl) and by its residual."""
     from pjcsync.sylvester import solve_triangular_sylvester
     rng = np.random.default_rng(3)
-    for m, n in ((7, 5), (130, 61), (200, 203)):
-        A = np.triu(rng.standard_normal((m, m)) + 1j * rng.standard_normal((m, m))) + 3 * np.eye(m)
-        B = np.triu(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) + 3 * np.eye(n)
-        F = rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))
-        ref = sla.solve_sylvester(A, B.conj().T, F)
-        Y = solve_triangular_sylvester(A, B, F.copy(), block=16)
+    for m, n in ((7, 5), (30, 21)):
+        A, B, F = _triangular_case(rng, m, n)
+        K = np.kron(A, np.eye(n)) + np.kron(np.eye(m), B.conj())      # row-major vec(A Y + Y B^+)
+        ref = np.linalg.solve(K, F.ravel()).reshape(m, n)
+        Y = solve_triangular_sylvester(A, B, F.copy(), block=8)
         assert np.abs(Y - ref).max() / np.abs(ref).max() < 1e-12
+    for m, n in ((130, 61), (200, 203)):
+        A, B, F = _triangular_case(rng, m, n)
+        Y = solve_triangular_sylvester(A, B, F.copy(), block=16)
+        assert np.linalg.norm(A @ Y + Y @ B.conj().T - F) / np.linalg.norm(F) < 1e-13
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.complex128, 1e-13), (np.complex64, 1e-5)])
+def test_small_triangular_kernel_and_fallback(monkeypatch, dtype, tol):
+    """pjcsync.trsyl.solve_small (the C kernel) and its numpy fallback, both precisions, on
+    contiguous and strided (sub-block) operands."""
+    import pjcsync.trsyl as tr
+    rng = np.random.default_rng(5)
+    A, B, F = _triangular_case(rng, 50, 37)
+    big = np.zeros((60, 60), dtype=complex)
+    big[5:55, 5:55] = A
+    for use_c in (True, False):
+        if not use_c:
+            monkeypatch.setattr(tr, "_LIB", False)
+        Fd = F.astype(dtype)
+        work = np.zeros((50, 80), dtype=dtype)
+        work[:, 10:47] = Fd
+        view = work[:, 10:47]                            # strided view, overwritten in place
+        Y = tr.solve_small(big[5:55, 5:55].astype(dtype), B.astype(dtype), view)
+        assert Y is view
+        Yd = view.astype(complex)
+        assert np.linalg.norm(A @ Yd + Yd @ B.conj().T - F) / np.linalg.norm(F) < tol
+        assert np.all(work[:, :10] == 0) and np.all(work[:, 47:] == 0)
 
 
 SCRIPT = textwrap.dedent("""

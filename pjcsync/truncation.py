@@ -1,0 +1,229 @@
+"""The cavity truncation n_c: adaptive choice (``[cavity] levels = "auto"``) and coarse starts.
+
+The Fock space of the cavity is cut at n_c levels, ``N = n_c 2^M``.  With the tensor order
+cavity first, the basis index of ``|n, q>`` is ``i = n 2^M + q`` whatever n_c, so the density
+matrix of a problem with fewer levels is the top-left block of the larger one: a state moves
+to more levels by zero-padding (:func:`embed_rows`) and to fewer by cutting (then the trace is
+renormalized).
+
+Two uses:
+
+* **Adaptive truncation** (:func:`adaptive_steady_state`, ``[cavity] levels = "auto"``): solve
+  with ``levels_start`` levels, then grow n_c, each solve starting from the previous state
+  when that state is well truncated (edge population <= ``WARM_EDGE_MAX``), until the population of the top levels (:func:`pjcsync.observables.edge_levels`: five, or
+  n_c / 4 for small n_c) is at most ``levels_tolerance``.  The next n_c is predicted from the
+  geometric decay of the cavity populations P(n) below the edge, between 1.25 and 2 times the
+  current n_c, at most ``levels_max``.  The solver statistics record every step
+  (``solver["levels"]``).
+* **Coarse start** (:func:`coarse_started_steady_state`, ``[solver] coarse_start``): a fixed
+  n_c solved by an iterative method (krylov, sylvester) from the default initial guess first
+  solves ``ceil(n_c / 2)`` levels (recursively, down to ``levels_start``) and starts from that
+  state.  One iteration with half the levels costs about 1/8 (the L0^-1 application is
+  ``O(N^3)``), so the coarse solves cost a small fraction; when the state fits in the coarse
+  space (few photons), the fine solve starts almost converged (docs/performance.md).  A coarse
+  state whose edge population exceeds ``WARM_EDGE_MAX`` starts nothing (measured: such starts
+  slow BiCGStab down or make it stagnate), so the ladder then costs its coarse solves only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from .model import DTYPE, Model
+from .observables import cavity_populations, edge_levels
+from .parallel import InputError, PjcsyncError, RowLayout
+from .steady import SteadyState, auto_method, steady_state
+
+WARM_EDGE_MAX = 1e-6  # a state of fewer levels starts the next solve only if its edge population is
+                      # at most this: a poorly truncated start made BiCGStab stagnate (Fig. 11, M = 2,
+                      # n_c = 50 -> 100 at resonance: stuck at 1.3e-2 from a start with edge 3e-2;
+                      # M = 4, n_c = 16 -> 32: 184 iterations against 128 cold; docs/performance.md)
+GROWTH_MIN = 1.25     # adaptive truncation: the next n_c is at least this times the current one ...
+GROWTH_MAX = 2.0      # ... and at most this
+ITERATIVE = ("krylov", "sylvester")
+
+
+def with_levels(model: Model, levels: int) -> Model:
+    """The same model with ``levels`` Fock levels."""
+    return dataclasses.replace(model, levels=int(levels))
+
+
+def embed_rows(rows: np.ndarray, old: Model, old_layout: RowLayout, new: Model,
+               new_layout: RowLayout) -> np.ndarray:
+    """This rank's rows (new layout) of ``rho`` moved from ``old.levels`` to ``new.levels``.
+
+    Zero-padded when the new space is larger, cut when it is smaller (collective; the values
+    travel through a PETSc vector assembly, so the two layouts may differ arbitrarily).  The
+    trace is not renormalized (the solvers' initial guesses are)."""
+    if old.M != new.M:
+        raise InputError(f"cannot move a state of {old.M} qubits to a model with {new.M}")
+    No, Nn = old.N, new.N
+    keep = min(No, Nn)
+    v = PETSc.Vec().createMPI((new_layout.local_size, new_layout.global_size), comm=new_layout.comm)
+    v.set(0.0)
+    rows = np.asarray(rows, dtype=DTYPE).reshape(old_layout.rows, No)
+    i = np.arange(old_layout.i0, min(old_layout.i1, keep))
+    if i.size:
+        idx = (i[:, None] * Nn + np.arange(keep)[None, :]).astype(PETSc.IntType)
+        v.setValues(idx.ravel(), rows[: i.size, :keep].ravel(), addv=PETSc.InsertMode.INSERT_VALUES)
+    v.assemble()
+    out = v.getArray(readonly=True).copy().reshape(new_layout.rows, Nn)
+    v.destroy()
+    return out
+
+
+def coarse_ladder(levels: int, start: int) -> list[int]:
+    """The coarse n_c solved before ``levels``: ``ceil(levels / 2^k) >= start``, ascending."""
+    out = []
+    c = math.ceil(levels / 2)
+    while c >= start:
+        out.append(c)
+        c = math.ceil(c / 2)
+    return out[::-1]
+
+
+def _resolved_method(model: Model, solver_cfg: dict) -> str:
+    m = solver_cfg.get("method", "auto")
+    return auto_method(model, solver_cfg) if m == "auto" else m
+
+
+def _step_record(state: SteadyState, edge: float) -> dict:
+    s = state.solver
+    return {"levels": state.model.levels, "N": state.model.N, "method": s.get("method"),
+            "iterations": s.get("iterations"), "seconds": s.get("seconds"), "edge_population": edge}
+
+
+def edge_population(state: SteadyState) -> tuple[float, np.ndarray]:
+    """Population of the top :func:`edge_levels` Fock levels, and P(n)."""
+    pops = cavity_populations(state.model, state.rows(), state.layout)
+    return float(pops[-edge_levels(state.model):].sum()), pops
+
+
+def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, layout: RowLayout,
+                                initial=None, log=None) -> SteadyState:
+    """:func:`~pjcsync.steady.steady_state`, started from the coarse ladder when it applies.
+
+    It applies to krylov and sylvester (also chosen by ``auto``) with ``[solver] coarse_start``,
+    no ``initial`` state, the default initial guess, and ``n_c >= 2 levels_start``.  A coarse
+    solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
+    the coarse states only start the fine solve, they are never results."""
+    start = cavity_cfg.get("levels_start", 16)
+    ladder = coarse_ladder(model.levels, start)
+    comm = layout.comm
+    ladder = [c for c in ladder if c * 2 ** model.M >= comm.Get_size()]
+    if (initial is not None or not solver_cfg.get("coarse_start", True) or not ladder
+            or solver_cfg.get("initial_guess", "identity") != "identity"
+            or _resolved_method(model, solver_cfg) not in ITERATIVE):
+        return steady_state(model, solver_cfg, layout, initial=initial)
+    t0 = time.perf_counter()
+    steps, prev = [], None
+    good = None                                   # the last coarse state fit to start from
+    for c in ladder:
+        cm = with_levels(model, c)
+        cl = RowLayout.create(cm.N, comm=comm)
+        init = embed_rows(good.rows(), good.model, good.layout, cm, cl) if good is not None else None
+        try:
+            st = steady_state(cm, solver_cfg, cl, initial=init)
+        except PjcsyncError as exc:
+            if not exc.collective:
+                raise
+            if log:
+                log(f"coarse start: n_c = {c} failed ({exc}); going on")
+            break
+        edge, _ = edge_population(st)
+        steps.append({**_step_record(st, edge), "started_from_coarser": init is not None})
+        if log:
+            log(f"coarse start: n_c = {c}, {st.solver.get('iterations')} iterations, "
+                f"{st.solver.get('seconds', 0):.1f} s, edge population {edge:.1e}")
+        if good is not None:
+            good.rho.destroy()
+            good = None
+        if edge <= WARM_EDGE_MAX:
+            good = st
+        else:
+            st.rho.destroy()
+    init = embed_rows(good.rows(), good.model, good.layout, model, layout) if good is not None else None
+    if good is not None:
+        good.rho.destroy()
+    state = steady_state(model, solver_cfg, layout, initial=init)
+    state.solver["coarse_start"] = steps
+    state.solver["final_seconds"] = state.solver.get("seconds")
+    state.solver["seconds"] = time.perf_counter() - t0      # time to solution, coarse solves included
+    return state
+
+
+def next_levels(levels: int, pops: np.ndarray, k: int, tolerance: float, levels_max: int) -> int:
+    """The n_c to try after ``levels``, whose top-``k`` population was above ``tolerance``.
+
+    Fits the geometric decay ``P(n) ~ r^n`` of the populations just below the edge (the
+    ``2k`` levels under the top ``k``, which the cut distorts least) and predicts where the
+    top-``k`` population falls to ``tolerance``; clamped to [1.25, 2] x ``levels``."""
+    lo = max(int(math.ceil(GROWTH_MIN * levels)), levels + 1)
+    hi = int(GROWTH_MAX * levels)
+    window = pops[max(0, levels - 3 * k): levels - k]
+    guess = hi
+    if window.size >= 3 and np.all(window > 0):
+        slope = np.polyfit(np.arange(window.size), np.log(window), 1)[0]
+        edge = pops[-k:].sum()
+        if slope < 0 and edge > 0:
+            guess = int(math.ceil(levels + math.log(tolerance / edge) / slope * 1.2)) + 2
+    return int(min(levels_max, max(lo, min(hi, guess))))
+
+
+def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm=None,
+                          initial=None, initial_model: Model | None = None, force: bool = False,
+                          log=None) -> SteadyState:
+    """``[cavity] levels = "auto"``: grow n_c until the edge population is at most the tolerance.
+
+    ``model`` carries the parameters (its ``levels`` is ignored); the first n_c is
+    ``levels_start``, or ``initial_model.levels`` when a warm start ``initial`` (this rank's rows
+    of a state of ``initial_model``, laid out by :meth:`RowLayout.create` on ``comm``) is given,
+    as in a sweep.  Each larger solve starts from the previous state; the memory of every step
+    is checked before it is allocated.  The returned state is that of the last n_c, with
+    ``solver["levels"] = {"chosen", "tolerance", "steps", "total_seconds"}``; if ``levels_max``
+    is reached first, the state of ``levels_max`` is returned (its edge population then exceeds
+    the tolerance and the usual truncation warning follows)."""
+    from .memory import check_fits, estimate
+    comm = comm or MPI.COMM_WORLD
+    tol = cavity_cfg.get("levels_tolerance", 1e-9)
+    lmax = cavity_cfg.get("levels_max", 400)
+    levels = cavity_cfg.get("levels_start", 16)
+    prev = None
+    if initial is not None and initial_model is not None:
+        levels = initial_model.levels
+        prev = (np.asarray(initial), initial_model, RowLayout.create(initial_model.N, comm=comm))
+    levels = max(2, min(levels, lmax))
+    while levels * 2 ** model.M < comm.Get_size():
+        levels += 1
+    t0 = time.perf_counter()
+    steps = []
+    while True:
+        m = with_levels(model, levels)
+        check_fits(estimate(m, solver_cfg, comm), force)
+        lay = RowLayout.create(m.N, comm=comm)
+        init = embed_rows(prev[0], prev[1], prev[2], m, lay) if prev is not None else None
+        if init is not None or steps:
+            state = steady_state(m, solver_cfg, lay, initial=init)
+        else:
+            state = coarse_started_steady_state(m, solver_cfg, cavity_cfg, lay, log=log)
+        edge, pops = edge_population(state)
+        steps.append({**_step_record(state, edge), "started_from_previous": init is not None})
+        if log:
+            log(f"levels = auto: n_c = {levels}, {state.solver.get('iterations')} iterations, "
+                f"{state.solver.get('seconds', 0):.1f} s, edge population {edge:.1e} "
+                f"({'<=' if edge <= tol else '>'} {tol:.0e})")
+        if edge <= tol or levels >= lmax:
+            break
+        nxt = next_levels(levels, pops, edge_levels(m), tol, lmax)
+        prev = (state.rows().copy(), m, lay) if edge <= WARM_EDGE_MAX else None
+        pass  # state.rho.destroy()
+        levels = nxt
+    state.solver["levels"] = {"chosen": levels, "tolerance": tol, "steps": steps,
+                              "total_seconds": time.perf_counter() - t0,
+                              "converged": steps[-1]["edge_population"] <= tol}
+    return state

@@ -1,0 +1,175 @@
+"""Adaptive truncation (``[cavity] levels = "auto"``), coarse starts and the automatic Krylov
+settings (issue 12): checked against QuTiP steady states at a fixed, converged n_c, at 1 and 2
+ranks, and the state transfer between n_c against numpy."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import cli_json, fig8_text, run_cli, run_mpi_script, write_config
+from reference import qutip_model
+
+
+def qutip_observables(levels, deltas, F, gamma, gs, det=0.0):
+    """<n>, <sigma_z> of qubit 1 and the top-5 population of QuTiP's steady state."""
+    import qutip
+    M = len(deltas)
+    H, c_ops, a, on = qutip_model(levels, deltas, [1.0] * M, [gs] * M, F, det, gamma)
+    rho = qutip.steadystate(H, c_ops)
+    pops = np.real(np.diag(qutip.ptrace(rho, 0).full()))
+    return {"n": qutip.expect(a.dag() * a, rho), "sz1": qutip.expect(on(qutip.sigmaz(), 0), rho),
+            "edge": pops[-5:].sum()}
+
+
+def test_coarse_ladder_and_next_levels():
+    from pjcsync.truncation import coarse_ladder, next_levels
+    assert coarse_ladder(100, 16) == [25, 50]
+    assert coarse_ladder(40, 16) == [20]
+    assert coarse_ladder(31, 16) == [16]
+    assert coarse_ladder(30, 16) == []
+    # geometric populations r^n: the predicted n_c brings the top 5 levels below the tolerance
+    r, n = 0.5, 30
+    pops = (1 - r) * r ** np.arange(n)
+    nxt = next_levels(n, pops, 5, 1e-12, 400)
+    assert int(np.ceil(1.25 * n)) <= nxt < 2 * n
+    assert ((1 - r) * r ** np.arange(nxt - 5, nxt)).sum() <= 1e-12
+    # a plateau up to the cut (no decay yet): double
+    assert next_levels(n, np.full(n, 1.0 / n), 5, 1e-12, 400) == 2 * n
+    assert next_levels(n, pops, 5, 1e-12, 45) == 45          # capped at levels_max
+
+
+EMBED = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import petsc4py; petsc4py.init()
+    from pjcsync.model import Model
+    from pjcsync.parallel import RowLayout
+    from pjcsync.truncation import embed_rows, with_levels
+    base = Model(levels=5, gamma=0.3, detunings=(1.0, -1.0), couplings=(1.0, 1.0), gamma_s=(0.1, 0.1),
+                 amplitude=0.2, drive_detuning=0.0)
+    rng = np.random.default_rng(3)
+    bad = 0.0
+    for a, b in ((5, 9), (9, 5), (5, 5)):
+        ma, mb = with_levels(base, a), with_levels(base, b)
+        la, lb = RowLayout.create(ma.N), RowLayout.create(mb.N)
+        full = rng.standard_normal((ma.N, ma.N)) + 1j * rng.standard_normal((ma.N, ma.N))
+        full = la.comm.bcast(full, root=0)
+        rows = embed_rows(full[la.i0:la.i1], ma, la, mb, lb)
+        want = np.zeros((mb.N, mb.N), dtype=complex)
+        k = min(ma.N, mb.N)
+        want[:k, :k] = full[:k, :k]          # |n, q> has index n 2^M + q whatever n_c
+        bad = max(bad, np.abs(rows - want[lb.i0:lb.i1]).max())
+    bad = la.comm.allreduce(bad, op=__import__("mpi4py.MPI", fromlist=["MPI"]).MAX)
+    if la.comm.rank == 0:
+        print("MAXERR", bad)
+""")
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_embed_rows_pads_and_cuts(tmp_path, ranks):
+    script = tmp_path / "embed.py"
+    script.write_text(EMBED)
+    p = run_mpi_script(script, ranks)
+    assert p.returncode == 0, p.stderr[-2000:]
+    err = float(p.stdout.split("MAXERR")[1].split()[0])
+    assert err == 0.0
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_levels_auto_matches_converged_qutip(tmp_path, ranks):
+    """Fig. 8 at resonance, levels = auto with krylov: the chosen n_c meets the tolerance and the
+    observables equal QuTiP's at a converged fixed n_c (40 levels) to 1e-6."""
+    cfg = write_config(tmp_path, fig8_text('[solver]\nmethod = "krylov"\n', levels='"auto"')
+                       .replace('levels = "auto"', 'levels = "auto"\nlevels_start = 8\nlevels_tolerance = 1e-10'))
+    d = cli_json(["steady", cfg], ranks)
+    lv = d["solver"]["levels"]
+    assert lv["converged"] and lv["chosen"] > 8 and lv["steps"][0]["levels"] == 8
+    assert d["observables"]["edge_population"] <= 1e-10
+    ref = qutip_observables(40, [1.0, -1.0], 0.25, 0.3, 3e-3)
+    assert ref["edge"] < 1e-14
+    assert abs(d["observables"]["n"] - ref["n"]) < 1e-6
+    assert abs(d["observables"]["sigma"][0][2] - ref["sz1"]) < 1e-6
+    assert not d["warnings"]
+
+
+def test_levels_auto_reports_levels_max(tmp_path):
+    """A levels_max too small for the tolerance: the state of levels_max with the warning."""
+    text = fig8_text(levels='"auto"').replace('levels = "auto"', 'levels = "auto"\nlevels_start = 6\nlevels_max = 8')
+    d = cli_json(["steady", write_config(tmp_path, text)])
+    assert d["solver"]["levels"]["chosen"] == 8 and not d["solver"]["levels"]["converged"]
+    assert any("levels_max" in w for w in d["warnings"])
+
+
+def test_levels_auto_refused_where_it_cannot_apply(tmp_path):
+    text = fig8_text("[floquet]\nharmonics = 1\n", levels='"auto"', omega0=10.0)
+    p = run_cli(["steady", write_config(tmp_path, text)])
+    assert p.returncode == 2 and "levels = 'auto'" in p.stderr
+    p = run_cli(["steady", write_config(tmp_path, fig8_text(levels='"many"'), "b.toml")])
+    assert p.returncode == 2 and "'auto'" in p.stderr
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_coarse_start_agrees_with_qutip(tmp_path, ranks):
+    """A fixed n_c = 50 by krylov with the coarse start (25 levels first) gives QuTiP's state
+    at n_c = 50, and records the coarse solve; without it the same numbers come out."""
+    base = fig8_text('[solver]\nmethod = "krylov"\n', levels=50).replace(
+        "levels = 50", "levels = 50\nlevels_start = 20")
+    d = cli_json(["steady", write_config(tmp_path, base)], ranks)
+    steps = d["solver"]["coarse_start"]
+    assert [s["levels"] for s in steps] == [25]
+    cold = cli_json(["steady", write_config(tmp_path, base, "c.toml"), "--set", "solver.coarse_start=false"], ranks)
+    assert "coarse_start" not in cold["solver"]
+    # started from the (well truncated) 25-level state
+    assert steps[0]["edge_population"] < 1e-6
+    assert d["solver"]["iterations"] < cold["solver"]["iterations"] / 2
+    ref = qutip_observables(50, [1.0, -1.0], 0.25, 0.3, 3e-3)
+    for out in (d, cold):
+        assert abs(out["observables"]["n"] - ref["n"]) < 1e-8
+        assert abs(out["observables"]["sigma"][0][2] - ref["sz1"]) < 1e-8
+
+
+def test_krylov_settings():
+    import petsc4py
+    petsc4py.init([])
+    from petsc4py import PETSc
+    from pjcsync.model import Model
+    from pjcsync.steady import AUTO_SINGLE_MIN_N, FLEXIBLE_KSPS, krylov_settings
+    big = Model(levels=AUTO_SINGLE_MIN_N // 4, gamma=0.2, detunings=(1.0, 2.0), couplings=(1.0, 1.0),
+                gamma_s=(0.2, 0.2), amplitude=0.77, drive_detuning=0.0)
+    small = Model(levels=8, gamma=0.2, detunings=(1.0,), couplings=(1.0,), gamma_s=(0.2,), amplitude=0.7,
+                  drive_detuning=0.0)
+    s = krylov_settings(big, {"ksp_type": "auto", "preconditioner_precision": "auto"})
+    assert s["ksp_type"] in FLEXIBLE_KSPS and s["precision"] == "single"
+    s = krylov_settings(small, {"ksp_type": "auto", "preconditioner_precision": "auto"})
+    assert s["precision"] == "double"
+    s = krylov_settings(big, {"ksp_type": "gmres", "preconditioner_precision": "auto"})
+    assert s["ksp_type"] == "gmres" and s["precision"] == "double"      # not flexible: exact L0^-1
+    opts = PETSc.Options()
+    opts["ksp_type"] = "bcgs"
+    try:
+        s = krylov_settings(big, {"ksp_type": "fgmres", "preconditioner_precision": "auto"})
+    finally:
+        opts.delValue("ksp_type")
+    assert s["ksp_type"] == "bcgs" and s["precision"] == "double"       # the option wins
+
+
+def test_sweep_with_levels_auto(tmp_path):
+    """A sweep with levels = auto: every point chooses its n_c, the records say which, and the
+    observables match QuTiP at a converged n_c."""
+    text = fig8_text('[solver]\nmethod = "krylov"\n[sweep.drive]\ndetuning = [-0.2, 0.0]\n', levels='"auto"')
+    text = text.replace('levels = "auto"', 'levels = "auto"\nlevels_start = 8\nlevels_tolerance = 1e-10')
+    out = tmp_path / "s.h5"
+    p = run_cli(["sweep", write_config(tmp_path, text), "--out", out], 2)
+    assert p.returncode == 0, p.stderr[-2000:]
+    import pjcsync
+    data = pjcsync.load(out)
+    pts = data["points"]
+    assert len(pts) == 2
+    for pt in pts:
+        lv = pt["solver"]["levels"]
+        assert lv["converged"]
+        det = pt["parameters"]["drive.detuning"]
+        ref = qutip_observables(40, [1.0, -1.0], 0.25, 0.3, 3e-3, det=det)
+        assert abs(pt["observables"]["n"] - ref["n"]) < 1e-6
