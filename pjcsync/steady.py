@@ -205,17 +205,22 @@ def auto_method(model: Model, solver_cfg: dict) -> str:
 
 AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
 AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
-AUTO_KSP_SMALL = "gmres"       # auto below AUTO_SINGLE_MIN_N
+AUTO_KSP_SMALL = "fbcgs"       # auto below AUTO_SINGLE_MIN_N too (with a double-precision L0^-1):
+                               # GMRES is up to 1.3x faster off resonance but needs 3-10x the
+                               # iterations at hard points (Fig. 11, M = 1, n_c = 80: 1651 against
+                               # 410) and fails there with the default iteration limit
 
 
 def krylov_settings(model: Model, solver_cfg: dict, options_prefix: str = "") -> dict:
     """The Krylov method and the precision of L0^-1 for ``method = "krylov"``, with the reason.
 
     Order of precedence for the KSP: the ``-ksp_type`` option, ``[solver] ksp_type``, then the
-    automatic choice: flexible BiCGStab with a single-precision inverse from
-    ``N = AUTO_SINGLE_MIN_N`` on, GMRES in double below (measured in docs/performance.md, "KSP
-    study": BiCGStab needs no orthogonalization or Krylov basis, and the single-precision
-    factors halve the cost of the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
+    automatic choice: flexible BiCGStab, with a single-precision inverse from
+    ``N = AUTO_SINGLE_MIN_N`` on and a double-precision one below (measured in
+    docs/performance.md, "KSP study": BiCGStab needs no orthogonalization or Krylov basis, is
+    fastest or within 1.3x of the fastest on every case measured, while GMRES needs several
+    times the iterations at resonant points; the single-precision factors halve the cost of
+    the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
     single only for a flexible KSP (a single-precision L0^-1 is not exactly linear)."""
     opts = PETSc.Options(options_prefix)
     configured = solver_cfg.get("ksp_type", "auto")

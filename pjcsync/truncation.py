@@ -135,7 +135,7 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
             if log:
                 log(f"coarse start: n_c = {c} failed ({exc}); going on")
             break
-        edge, _ = edge_population(st)
+        edge, pops = edge_population(st)
         steps.append({**_step_record(st, edge), "started_from_coarser": init is not None})
         if log:
             log(f"coarse start: n_c = {c}, {st.solver.get('iterations')} iterations, "
@@ -145,8 +145,14 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
             good = None
         if edge <= WARM_EDGE_MAX:
             good = st
-        else:
-            st.rho.destroy()
+            continue
+        st.rho.destroy()
+        # the tail decays too slowly for the next coarse level to be well truncated either:
+        # its solve would only cost time (Fig. 11, M = 4: edge 3.9e-3 at 25 levels, 1.2e-3 at 50)
+        nxt = ladder[ladder.index(c) + 1] if c != ladder[-1] else model.levels
+        if levels_needed(c, pops, edge_levels(cm), WARM_EDGE_MAX) > nxt:
+            steps[-1]["ladder_stopped"] = f"edge population decays too slowly to reach {WARM_EDGE_MAX:.0e} by n_c = {nxt}"
+            break
     init = embed_rows(good.rows(), good.model, good.layout, model, layout) if good is not None else None
     if good is not None:
         good.rho.destroy()
@@ -157,21 +163,29 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
     return state
 
 
-def next_levels(levels: int, pops: np.ndarray, k: int, tolerance: float, levels_max: int) -> int:
-    """The n_c to try after ``levels``, whose top-``k`` population was above ``tolerance``.
+def levels_needed(levels: int, pops: np.ndarray, k: int, tolerance: float) -> float:
+    """Predicted n_c at which the top-``k`` population falls to ``tolerance`` (inf: no decay).
 
     Fits the geometric decay ``P(n) ~ r^n`` of the populations just below the edge (the
-    ``2k`` levels under the top ``k``, which the cut distorts least) and predicts where the
-    top-``k`` population falls to ``tolerance``; clamped to [1.25, 2] x ``levels``."""
-    lo = max(int(math.ceil(GROWTH_MIN * levels)), levels + 1)
-    hi = int(GROWTH_MAX * levels)
+    ``2k`` levels under the top ``k``, which the cut distorts least), with a 20 % margin."""
+    edge = float(pops[-k:].sum())
+    if edge <= tolerance:
+        return float(levels)
     window = pops[max(0, levels - 3 * k): levels - k]
-    guess = hi
     if window.size >= 3 and np.all(window > 0):
         slope = np.polyfit(np.arange(window.size), np.log(window), 1)[0]
-        edge = pops[-k:].sum()
-        if slope < 0 and edge > 0:
-            guess = int(math.ceil(levels + math.log(tolerance / edge) / slope * 1.2)) + 2
+        if slope < -1e-9:                 # a real decay, not a plateau's round-off
+            return math.ceil(levels + math.log(tolerance / edge) / slope * 1.2) + 2
+    return math.inf
+
+
+def next_levels(levels: int, pops: np.ndarray, k: int, tolerance: float, levels_max: int) -> int:
+    """The n_c to try after ``levels``, whose top-``k`` population was above ``tolerance``:
+    :func:`levels_needed`, clamped to [1.25, 2] x ``levels`` and to ``levels_max``."""
+    lo = max(int(math.ceil(GROWTH_MIN * levels)), levels + 1)
+    hi = int(GROWTH_MAX * levels)
+    guess = levels_needed(levels, pops, k, tolerance)
+    guess = hi if not math.isfinite(guess) else int(guess)
     return int(min(levels_max, max(lo, min(hi, guess))))
 
 

@@ -173,3 +173,25 @@ def test_sweep_with_levels_auto(tmp_path):
         det = pt["parameters"]["drive.detuning"]
         ref = qutip_observables(40, [1.0, -1.0], 0.25, 0.3, 3e-3, det=det)
         assert abs(pt["observables"]["n"] - ref["n"]) < 1e-6
+
+
+def test_levels_needed():
+    from pjcsync.truncation import levels_needed
+    n = 30
+    assert levels_needed(n, np.full(n, 1.0 / n), 5, 1e-6) == np.inf      # a plateau: no prediction
+    pops = 0.5 * 0.5 ** np.arange(n)
+    assert levels_needed(n, pops, 5, 1.0) == n                          # already below
+    assert n < levels_needed(n, pops, 5, 1e-15) < 3 * n
+
+
+def test_coarse_ladder_stops_on_a_fat_tail(tmp_path):
+    """Fig. 11 with one qubit at resonance (tens of photons): 16 levels are far too few and the
+    tail too flat for 32 to be well truncated, so the ladder stops after 16 levels and the fine
+    solve starts cold -- and still agrees with the solve without the coarse start."""
+    text = ("[cavity]\nlevels = 64\ndecay = 0.2\nlevels_start = 16\n[qubits]\ndetuning = [1.0]\n"
+            "decay = 0.2\n[drive]\namplitude = 0.77\n[solver]\nmethod = \"krylov\"\n")
+    d = cli_json(["steady", write_config(tmp_path, text)])
+    steps = d["solver"]["coarse_start"]
+    assert [s["levels"] for s in steps] == [16] and "ladder_stopped" in steps[0]
+    cold = cli_json(["steady", write_config(tmp_path, text, "b.toml"), "--set", "solver.coarse_start=false"])
+    assert abs(d["observables"]["n"] - cold["observables"]["n"]) < 1e-8 * max(1.0, cold["observables"]["n"])
