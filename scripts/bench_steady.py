@@ -76,29 +76,20 @@ def config_text(p: dict) -> str:
 
 
 def run_pjcsync(p: dict, method: str, ranks: int, timeout: float, extra=()) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-        f.write(config_text(p))
-        path = f.name
-    cmd = [PY, "-m", "pjcsync", "steady", path, "--json", "--force",
-           "--set", f"solver.method={method}", "--set", "solver.max_iterations=3000", *extra]
-    if ranks > 1:
-        cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), *cmd]
-    t0 = time.perf_counter()
+    """One solve of the model ``p`` by ``method`` in its own process (see :func:`run_file`)."""
+    path = _temp_config(p)
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
-    except subprocess.TimeoutExpired:
-        return {"status": f"timeout > {timeout:.0f} s"}
+        r = run_file(path, ranks, timeout, ("--set", f"solver.method={method}",
+                                            "--set", "solver.max_iterations=3000", *extra))
     finally:
         os.unlink(path)
-    wall = time.perf_counter() - t0
-    if out.returncode != 0:
-        err = [l for l in out.stderr.splitlines() if l.startswith("pjcsync")]
-        return {"status": f"exit {out.returncode}: {(err[-1] if err else out.stderr[-200:])[:160]}"}
-    d = json.loads(out.stdout)
-    s = d["solver"]
+    if r["status"] != "ok":
+        return r
+    s = r["solver"]
     pre = s.get("preconditioner", {})
-    return {"status": "ok", "seconds": s["seconds"], "wall": wall, "iterations": s["iterations"],
-            "applications": s.get("operator_applications", ""), "residual": s["residual"], "peak": s["peak_memory"]["total_bytes"], "n": d["observables"]["n"],
+    return {"status": "ok", "seconds": s["seconds"], "wall": r["wall"], "iterations": s["iterations"],
+            "applications": s.get("operator_applications", ""), "residual": s["residual"],
+            "peak": s["peak_memory"]["total_bytes"], "n": r["observables"]["n"],
             "note": (f"{pre.get('kind')} cond_V={pre['cond_V']:.1e}" if pre.get("cond_V") else pre.get("kind", ""))
             + (f" setup {pre['setup_seconds']:.1f}s" if pre else "")}
 
