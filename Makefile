@@ -24,6 +24,7 @@ bench: setup
 
 # The paper's figures as PNGs in docs/figures/ (small grids: minutes; PAPER=1: the paper's resolution)
 figures: setup
+	@$(PY) -c "import sys; sys.path.insert(0, 'scripts'); from _plotting import require_matplotlib; require_matplotlib('make figures')"
 	$(PY) scripts/fig_steady.py $(if $(PAPER),--paper)
 	if [ -f scripts/fig_rate.py ]; then $(PY) scripts/fig_rate.py $(if $(PAPER),--full); fi
 	if [ -f scripts/fig_semiclassical.py ]; then $(PY) scripts/fig_semiclassical.py; fi

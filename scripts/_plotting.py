@@ -2,8 +2,21 @@
 without a display, the axis labels of the paper's figures, and the final layout-save-close."""
 from __future__ import annotations
 
+import sys
+
 XLABEL = r"$(\omega-\omega_0)/\lambda$"
 OBS_LABEL = {"Sx": r"$\langle S_x\rangle$", "S1x": r"$\langle S_{1x}\rangle$", "S2": r"$\langle S^2\rangle$"}
+
+
+def require_matplotlib(script: str) -> None:
+    """Exit 2 with one line if matplotlib (the ``plot`` extra) is missing: called by every figure
+    script before it computes anything, so a run never ends in a traceback after its work."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(f"{script}: error: matplotlib is not installed (the plot extra): run `make setup` "
+              f"or `pip install -e \".[plot]\"`", file=sys.stderr)
+        sys.exit(2)
 
 
 def pyplot():

@@ -27,6 +27,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from _plotting import require_matplotlib  # noqa: E402  (scripts/_plotting.py)
 OUT = ROOT / "docs" / "figures"
 DATA = OUT / "data"
 
@@ -245,6 +247,7 @@ def main():
     ap.add_argument("--paper", action="store_true", help="the paper's resolution (slow)")
     ap.add_argument("--plot-only", action="store_true")
     a = ap.parse_args()
+    require_matplotlib("fig_evolve.py")
     paper = a.paper
     a.levels = 100 if paper else 50
     a.points = 61 if paper else 17

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _plotting import OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
+from _plotting import require_matplotlib, OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
 
 FIGS = {
     3: dict(title="Fig. 3: RWA vs (R), (R)*  (F = 1, gamma = gamma_s = 0.3)", xrange=(-4.0, 4.0),
@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz files")
     args = ap.parse_args(argv)
+    require_matplotlib("fig_rate.py")
 
     import petsc4py
     petsc4py.init([sys.argv[0]])

@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _plotting import OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
+from _plotting import require_matplotlib, OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
 
 OUT = ROOT / "docs" / "figures"
 
@@ -198,6 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz data")
     ap.add_argument("--out", default=str(OUT), help="output directory")
     args = ap.parse_args(argv)
+    require_matplotlib("fig_semiclassical.py")
     import petsc4py
     petsc4py.init([sys.argv[0]])
     out = Path(args.out)

@@ -39,6 +39,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from _plotting import require_matplotlib  # noqa: E402  (scripts/_plotting.py)
 
 WORK = ROOT / "results" / "figures"
 OUT = ROOT / "docs" / "figures"
@@ -230,6 +232,7 @@ def main() -> int:
     ap.add_argument("--replot", action="store_true", help="do not run sweeps whose file exists")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
     args = ap.parse_args()
+    require_matplotlib("fig_steady.py")
     missing = []
     report = {}
     for name in args.fig or list(FIGS):

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up pjcsync on a Debian 12/13 machine: Debian's complex-scalar PETSc/SLEPc, mpi4py and
-# OpenMPI (apt, as root), a virtual environment that sees them, and pjcsync with its test
-# extras in it.  Idempotent: a second run checks and returns in about a second.
+# OpenMPI (apt, as root), a virtual environment that sees them, and pjcsync with its test and
+# plot extras in it (pytest, QuTiP, matplotlib for `make figures`).  Idempotent: a second run
+# checks and returns in about a second; a venv made by an older version of this script (its
+# stamp is the hash of pyproject.toml and this file) is upgraded in place.
 #
 #   bash scripts/setup.sh            # uses ./.venv
 #   VENV=/path/to/venv bash scripts/setup.sh
@@ -16,7 +18,7 @@ want_stamp() { sha1sum pyproject.toml scripts/setup.sh | sha1sum | cut -c1-40; }
 
 check_env() {
     "$VENV/bin/python" - <<'PY' 2>/dev/null
-import numpy, petsc4py, slepc4py, mpi4py, pjcsync, pytest, qutip
+import numpy, petsc4py, slepc4py, mpi4py, pjcsync, pytest, qutip, matplotlib
 from petsc4py import PETSc
 from slepc4py import SLEPc
 assert PETSc.ScalarType().dtype.kind == "c", "PETSc is not built with complex scalars"
@@ -78,7 +80,7 @@ import numpy, scipy
 print(f"numpy=={numpy.__version__}\nscipy=={scipy.__version__}")
 PY
 t0=$(date +%s)
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -e ".[test]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -e ".[test,plot]"
 rm -f "$CONSTRAINTS"
 echo "setup: pip took $(( $(date +%s) - t0 )) s"
 
