@@ -22,10 +22,13 @@ test-slow: setup
 bench: setup
 	$(PY) scripts/bench_steady.py
 
-# The paper's figures as PNGs in docs/figures/ (small grids: minutes; PAPER=1: the paper's resolution)
+# The paper's figures as PNGs in docs/figures/ with their data files in docs/figures/data/
+# (reduced grids; PAPER=1: the paper's grids and cavity sizes, resumable: results/figures/).
+# RANKS=n: MPI ranks for the sweeps (one point per rank).  Wall times: docs/guide.md.
+RANKS ?= 2
 figures: setup
 	@$(PY) -c "import sys; sys.path.insert(0, 'scripts'); from _plotting import require_matplotlib; require_matplotlib('make figures')"
-	$(PY) scripts/fig_steady.py $(if $(PAPER),--paper)
-	if [ -f scripts/fig_rate.py ]; then $(PY) scripts/fig_rate.py $(if $(PAPER),--full); fi
-	if [ -f scripts/fig_semiclassical.py ]; then $(PY) scripts/fig_semiclassical.py; fi
-	if [ -f scripts/fig_evolve.py ]; then $(PY) scripts/fig_evolve.py $(if $(PAPER),--paper); fi
+	$(PY) scripts/fig_steady.py --ranks $(RANKS) $(if $(PAPER),--paper)
+	$(PY) scripts/fig_rate.py $(if $(PAPER),--full)
+	$(PY) scripts/fig_semiclassical.py $(if $(PAPER),--paper)
+	$(PY) scripts/fig_evolve.py $(if $(PAPER),--paper)

@@ -1,11 +1,50 @@
-"""Plotting pieces shared by scripts/fig_rate.py and scripts/fig_semiclassical.py: matplotlib
-without a display, the axis labels of the paper's figures, and the final layout-save-close."""
+"""What the figure scripts (scripts/fig_*.py) share: one plot style, the truncation marker, and
+the data file written next to every PNG.
+
+Style: matplotlib on the Agg backend (files only), mathtext labels in Computer Modern, fonts
+readable on a slide (11-12 pt), PNGs at 200 dpi.  Spins are S = sigma/2 in every figure
+(<S_x> in [-1/2, 1/2] per qubit; <S^2> = S(S+1) in {0, 2} for a pair), as in the paper.
+
+Truncation: a point whose cavity edge population (the population of the top ``edge_levels``
+Fock levels, :func:`pjcsync.observables.edge_levels`: the top 5, fewer for n_c < 20) exceeds
+``EDGE_TOL`` = 1e-6 is not converged in n_c; every figure draws such points with the same open
+red circle, labelled in its legend.
+
+Data files: ``docs/figures/data/<png stem>.json``, written by :func:`write_data`, one per PNG:
+
+    {"figure": "7", "png": "fig7_steady.png", "script": "fig_steady.py",
+     "resolution": "small" | "paper", "edge_tol": 1e-6, "parameters": {...},
+     "curves": [{"label": ..., "kind": "rwa" | "lab" | "series" | "semiclassical" | "evolve",
+                 "parameters": {...}, "x": [...], "levels": [n_c per point] | null,
+                 "edge": [edge population per point] | null, "marked": [bool per point],
+                 "values": {"observable": [...], ...}}, ...]}
+
+``levels``/``edge`` are null only for curves without a cavity truncation (semiclassical
+coherent-state ansatz).  ``tests/test_figures.py`` reads every data file: a point with
+``edge > edge_tol`` must be ``marked``, and every PNG in docs/figures/ must have its file.
+"""
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "figures"
+DATA = OUT / "data"
+
+DPI = 200
+EDGE_TOL = 1e-6
 XLABEL = r"$(\omega-\omega_0)/\lambda$"
-OBS_LABEL = {"Sx": r"$\langle S_x\rangle$", "S1x": r"$\langle S_{1x}\rangle$", "S2": r"$\langle S^2\rangle$"}
+OBS_LABEL = {"Sx": r"$\langle S_x\rangle$", "Sy": r"$\langle S_y\rangle$", "Sz": r"$\langle S_z\rangle$",
+             "S1x": r"$\langle S_{1x}\rangle$", "S2x": r"$\langle S_{2x}\rangle$", "S2": r"$\langle S^2\rangle$",
+             "n": r"$\langle n\rangle$", "singlet": r"singlet probability $P_s$",
+             "chsh": r"CHSH maximum $B_{\max}$", "negativity": r"negativity $\mathcal{N}$"}
+TRUNC_LABEL = r"not converged: edge population $>10^{-6}$"
+STYLE = {"font.size": 11, "axes.labelsize": 12, "axes.titlesize": 11, "legend.fontsize": 9,
+         "xtick.labelsize": 10, "ytick.labelsize": 10, "mathtext.fontset": "cm", "font.family": "serif",
+         "font.serif": ["DejaVu Serif"], "lines.linewidth": 1.6, "axes.grid": True, "grid.alpha": 0.3,
+         "savefig.dpi": DPI, "figure.dpi": 100, "legend.framealpha": 0.85}
 
 
 def require_matplotlib(script: str) -> None:
@@ -20,16 +59,78 @@ def require_matplotlib(script: str) -> None:
 
 
 def pyplot():
-    """``(matplotlib.pyplot, colors)``: pyplot on the Agg backend (files only, no display) and
-    the colours of the default property cycle.  matplotlib is imported only here."""
+    """``(matplotlib.pyplot, colors)``: pyplot on the Agg backend with the shared style, and the
+    colours of the default property cycle.  matplotlib is imported only here."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    plt.rcParams.update(STYLE)
     return plt, plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def save(fig, path, dpi: int) -> None:
-    """Lay ``fig`` out, write it to ``path`` and free it."""
+def mark_truncated(ax, x, y, edge, labelled: bool = True) -> int:
+    """Draw the points with ``edge > EDGE_TOL`` as open red circles (legend entry once per axes
+    unless ``labelled`` is false); returns how many were marked."""
+    import numpy as np
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    bad = np.asarray(edge, float) > EDGE_TOL
+    if bad.any():
+        have = TRUNC_LABEL in ax.get_legend_handles_labels()[1]
+        ax.plot(x[bad], y[bad], "o", mfc="none", mec="tab:red", ms=6, mew=1.2,
+                label=TRUNC_LABEL if labelled and not have else None, zorder=5)
+    return int(bad.sum())
+
+
+def marked(edge) -> list[bool]:
+    """Per point: is it drawn with the truncation marker (edge population > EDGE_TOL)."""
+    return [bool(e is not None and e == e and e > EDGE_TOL) for e in edge]
+
+
+def resolution_note(paper: bool, text: str = "") -> str:
+    """The line a PNG carries about the resolution it was drawn at."""
+    return ("paper resolution" if paper else "reduced resolution") + (f": {text}" if text else "")
+
+
+def _plain(v):
+    import numpy as np
+    if isinstance(v, dict):
+        return {str(k): _plain(w) for k, w in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(w) for w in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        return None if v != v else float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def curve(label: str, kind: str, x, values: dict, levels=None, edge=None, parameters=None) -> dict:
+    """One curve of a data file (see the module docstring); ``marked`` follows from ``edge``."""
+    n = len(x)
+    if levels is not None and not hasattr(levels, "__len__"):
+        levels = [levels] * n
+    return {"label": label, "kind": kind, "parameters": parameters or {}, "x": list(x),
+            "levels": None if levels is None else list(levels), "edge": None if edge is None else list(edge),
+            "marked": [False] * n if edge is None else marked(edge), "values": values}
+
+
+def write_data(png: str | Path, figure: str, script: str, paper: bool, parameters: dict, curves: list) -> Path:
+    """Write ``docs/figures/data/<png stem>.json`` (module docstring) and return its path."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    png = Path(png)
+    path = DATA / f"{png.stem}.json"
+    doc = {"figure": figure, "png": png.name, "script": script, "resolution": "paper" if paper else "small",
+           "edge_tol": EDGE_TOL, "parameters": parameters, "curves": curves}
+    path.write_text(json.dumps(_plain(doc), indent=None, separators=(",", ":")))
+    return path
+
+
+def save(fig, path, dpi: int = DPI) -> None:
+    """Lay ``fig`` out, write it to ``path`` (200 dpi) and free it."""
     import matplotlib.pyplot as plt
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)

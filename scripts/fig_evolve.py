@@ -11,9 +11,14 @@ to ``docs/figures/data/<fig>.json`` and plotted from those files to ``docs/figur
     .venv/bin/python scripts/fig_evolve.py --paper         # the paper's resolution (100 levels, ...)
     .venv/bin/python scripts/fig_evolve.py --plot-only     # redraw from the data files
 
-Units of lambda.  Fig. 1/2: Delta = 2, F = 1, gamma = 0.3, gamma_s = 0; Fig. A3: Delta = 1,
-omega - omega_0 = -0.3, F = 1, gamma = 1/3, omega_0 = 10; Fig. 8: Delta = +-1, F = 0.25,
-gamma = 0.3, gamma_s = 3e-3 (DESIGN section 8).
+Units of lambda (the paper's captions).  Fig. 1/2: Delta = 2, F = 1, gamma = 0.3, gamma_s = 0;
+Fig. A1: the same at omega_0 = 50 and 100 (the caption's gamma = 0.03 is a misprint for Fig. 2's
+0.3: docs/paper-comparison.md); Fig. A3: Delta = 1, omega - omega_0 = -0.3, F = 1, gamma = 1/3,
+omega_0 = 10; Fig. 8: Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3.
+
+Every PNG has its data file ``docs/figures/data/<png stem>.json`` (scripts/_plotting.py: n_c and
+cavity edge population per point; points above 1e-6 are marked); the raw data the plots are drawn
+from stay in ``docs/figures/data/lab_<name>.json``.
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _plotting import require_matplotlib  # noqa: E402  (scripts/_plotting.py)
+from _plotting import (EDGE_TOL, TRUNC_LABEL, curve as data_curve, mark_truncated, pyplot,  # noqa: E402
+                       require_matplotlib, resolution_note, save, write_data)
 OUT = ROOT / "docs" / "figures"
 DATA = OUT / "data"
 
@@ -102,138 +108,203 @@ def data_fig12(a) -> dict:
 
 
 def data_figA1(a) -> dict:
-    out = {"omega0": a.a1_omega0, "periods": a.a1_periods, "detunings": [-0.5, 0.5, 1.0], "runs": {}}
-    for dw in out["detunings"]:
-        ev = {"frame": "lab", "periods": a.a1_periods, "output_every_periods": max(1.0, a.a1_periods / 400)}
-        cfg = make_cfg(a.a1_levels, a.a1_omega0, [2.0], 1.0, 0.3, 0.0, dw,
-                       harmonics=harmonics_for(a.a1_omega0, a.paper), evolve=ev)
-        recs = run_evolve(cfg)
-        out["runs"][str(dw)] = {"periods": [r["periods"] for r in recs[1:]],
-                                "n_avg": [r["average"]["n"] for r in recs[1:]],
-                                "n_periodic": steady_obs(cfg)["n"],
-                                "n_rwa": steady_obs(make_cfg(a.a1_levels, a.a1_omega0, [2.0], 1.0, 0.3, 0.0, dw))["n"]}
-        log(f"  figA1: detuning {dw:+.2f} done")
+    out = {"omega0": a.a1_omega0s, "periods": a.a1_periods, "levels": a.a1_levels,
+           "detunings": [-0.5, 0.5, 1.0], "runs": {}}
+    for w0 in a.a1_omega0s:
+        for dw in out["detunings"]:
+            ev = {"frame": "lab", "periods": a.a1_periods, "output_every_periods": max(1.0, a.a1_periods / 400)}
+            cfg = make_cfg(a.a1_levels, w0, [2.0], 1.0, 0.3, 0.0, dw, harmonics=harmonics_for(w0, a.paper), evolve=ev)
+            recs = run_evolve(cfg)
+            per = steady_obs(cfg)
+            rwa = steady_obs(make_cfg(a.a1_levels, w0, [2.0], 1.0, 0.3, 0.0, dw))
+            out["runs"][f"{w0:g}/{dw:g}"] = {
+                "omega0": w0, "detuning": dw, "periods": [r["periods"] for r in recs[1:]],
+                "n_avg": [r["average"]["n"] for r in recs[1:]], "n_periodic": per["n"], "n_rwa": rwa["n"],
+                "edge": max([r["edge_population"] for r in recs] + [per["edge_population"], rwa["edge_population"]])}
+            log(f"  figA1: omega_0 = {w0:g}, detuning {dw:+.2f} done")
     return out
 
 
 def data_figA3(a) -> dict:
     ev = {"frame": "lab", "periods": a.a3_periods, "output_every_periods": 1.0 / 32, "initial": "steady"}
-    cfg = make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3, evolve=ev)
+    cfg = make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3, harmonics=harmonics_for(10.0, a.paper),
+                   evolve=ev)
     recs = run_evolve(cfg)
     last = [r for r in recs if r["periods"] >= a.a3_periods - 5 - 1e-9]
     rwa = steady_obs(make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3))
-    return {"periods": [r["periods"] for r in last],
-            "S_rot": [[r["Sx_rot"], r["Sy_rot"], r["Sz_rot"]] for r in last],
-            "theta_lab": [r["theta"][0] for r in last],
-            "rwa": [rwa["Sx"], rwa["Sy"], rwa["Sz"]], "total_periods": a.a3_periods}
+    per = steady_obs(cfg)           # period average of the periodic steady state (rotating frame)
+    S = np.array([[r["Sx_rot"], r["Sy_rot"], r["Sz_rot"]] for r in last])
+    return {"periods": [r["periods"] for r in last], "S_rot": S.tolist(),
+            "S_mean_last5": S.mean(axis=0).tolist(),
+            "theta_lab": [r["theta"][0] for r in last], "levels": a.a3_levels,
+            "rwa": [rwa["Sx"], rwa["Sy"], rwa["Sz"]], "periodic": [per["Sx"], per["Sy"], per["Sz"]],
+            "total_periods": a.a3_periods,
+            "edge": max([r["edge_population"] for r in recs] + [per["edge_population"], rwa["edge_population"]])}
 
 
 def data_fig8(a) -> dict:
     # coarse over the resonance, fine around the narrow singlet dip (and its non-RWA shift)
     det = np.union1d(np.linspace(-1.5, 1.5, a.points8), np.linspace(-0.3, 0.5, a.points8)).round(12).tolist()
-    out = {"detuning": det, "omega0": a.omega0s8, "rwa": [], "lab": {str(w): [] for w in a.omega0s8}}
+    out = {"detuning": det, "omega0": a.omega0s8, "levels": a.levels8, "rwa": [], "rwa_edge": [],
+           "lab": {str(w): [] for w in a.omega0s8}, "lab_edge": {str(w): [] for w in a.omega0s8}}
     for dw in det:
-        out["rwa"].append(steady_obs(make_cfg(12, a.omega0s8[0], [1.0, -1.0], 0.25, 0.3, 3e-3, dw))["S2"])
+        o = steady_obs(make_cfg(a.levels8, a.omega0s8[0], [1.0, -1.0], 0.25, 0.3, 3e-3, dw))
+        out["rwa"].append(o["S2"])
+        out["rwa_edge"].append(o["edge_population"])
         for w0 in a.omega0s8:
-            cfg = make_cfg(12, w0, [1.0, -1.0], 0.25, 0.3, 3e-3, dw, harmonics=harmonics_for(w0, a.paper))
-            out["lab"][str(w0)].append(steady_obs(cfg)["S2"])
+            cfg = make_cfg(a.levels8, w0, [1.0, -1.0], 0.25, 0.3, 3e-3, dw, harmonics=harmonics_for(w0, a.paper))
+            o = steady_obs(cfg)
+            out["lab"][str(w0)].append(o["S2"])
+            out["lab_edge"][str(w0)].append(o["edge_population"])
     log("  fig8 done")
     return out
 
 
-# --- plots ------------------------------------------------------------------------------------
+# --- plots and the per-PNG data files (scripts/_plotting.py) -----------------------------------
+
+XL = r"$(\omega-\omega_0)/\lambda$"
+
 
 def plot_fig1(d, plt):
+    from matplotlib.colors import LogNorm
     det = np.array(d["detuning"])
     w0 = str(d["omega0"][0])
-    fig, axs = plt.subplots(2, 2, figsize=(9, 6.5), sharex=True, sharey=True)
-    for row, (label, pts) in enumerate([(f"lab frame, $\\omega_0/\\lambda$ = {float(w0):g} (period average)",
-                                         d["lab"][w0]), ("RWA", d["rwa"])]):
+    fig, axs = plt.subplots(2, 2, figsize=(11, 8), sharex=True, sharey=True)
+    for row, (label, pts) in enumerate([(rf"lab frame, $\omega_0/\lambda={float(w0):g}$", d["lab"][w0]),
+                                         ("RWA", d["rwa"])]):
         for col, key in enumerate(("P_minus", "P_plus")):
-            img = np.array([p[key] for p in pts]).T
+            img = np.abs(np.array([p[key] for p in pts]).T)
             ax = axs[row, col]
-            m = ax.imshow(np.abs(img), origin="lower", aspect="auto",
+            m = ax.imshow(np.maximum(img, 1e-10), origin="lower", aspect="auto", norm=LogNorm(1e-8, 1.0),
                           extent=[det[0], det[-1], -0.5, img.shape[0] - 0.5], cmap="viridis")
-            ax.set_title(f"{label}: $P_{{{'-' if key == 'P_minus' else '+'}}}(n)$", fontsize=9)
-            fig.colorbar(m, ax=ax)
+            s = r"\downarrow" if key == "P_minus" else r"\uparrow"
+            ax.set_title(f"{label}: spin ${s}$")
+            fig.colorbar(m, ax=ax, label=rf"$|\rho(n,{s};n,{s})|$ (log scale, floor $10^{{-8}}$)")
     for ax in axs[1]:
-        ax.set_xlabel("$(\\omega - \\omega_0)/\\lambda$")
+        ax.set_xlabel(XL)
     for ax in axs[:, 0]:
         ax.set_ylabel("$n$")
-    fig.suptitle(f"Fig. 1: $\\Delta = 2$, $F = 1$, $\\gamma = 0.3$, $\\gamma_s = 0$, {d['levels']} levels", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(rf"Fig. 1: $\Delta=2$, $F=1$, $\gamma=0.3$, $\gamma_s=0$, $n_c={d['levels']}$; lab frame: period "
+                 "average of the periodic steady state\n" + resolution_note(d["paper_resolution"],
+                                                                            f"{len(det)} detunings"))
     return fig
 
 
 def plot_fig2(d, plt):
     det = np.array(d["detuning"])
-    fig, axs = plt.subplots(2, 2, figsize=(9, 6.5), sharex=True)
-    for ax, key, lab in zip(axs.ravel(), ("Sx", "Sy", "Sz", "n"),
-                            ("$\\langle S_x\\rangle$", "$\\langle S_y\\rangle$", "$\\langle S_z\\rangle$",
-                             "$\\langle n\\rangle$")):
-        ax.plot(det, [p[key] for p in d["rwa"]], "k-", lw=2, label="RWA")
+    fig, axs = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    for ax, key in zip(axs.ravel(), ("Sx", "Sy", "Sz", "n")):
+        y = [p[key] for p in d["rwa"]]
+        ax.plot(det, y, "k-", lw=2, label="RWA")
+        mark_truncated(ax, det, y, [p["edge_population"] for p in d["rwa"]])
         for w0 in d["omega0"]:
-            ax.plot(det, [p[key] for p in d["lab"][str(w0)]], ".-", ms=4, label=f"$\\omega_0/\\lambda$ = {w0:g}")
-        ax.set_ylabel(lab)
+            pts = d["lab"][str(w0)]
+            y = [p[key] for p in pts]
+            ax.plot(det, y, ".-", ms=5, label=rf"$\omega_0/\lambda={w0:g}$")
+            mark_truncated(ax, det, y, [p["edge_population"] for p in pts])
+        ax.set_ylabel(rf"$\langle {key if key == 'n' else 'S_' + key[1]}\rangle$")
     for ax in axs[1]:
-        ax.set_xlabel("$(\\omega - \\omega_0)/\\lambda$")
-    axs[0, 0].legend(fontsize=8)
-    fig.suptitle("Fig. 2: lab frame (periodic steady state, period average) vs RWA; "
-                 f"{d['levels']} levels", fontsize=10)
-    fig.tight_layout()
+        ax.set_xlabel(XL)
+    axs[0, 0].legend()
+    fig.suptitle(f"Fig. 2: lab frame (periodic steady state, period average) vs RWA; $n_c={d['levels']}$\n"
+                 + resolution_note(d["paper_resolution"], f"{len(det)} detunings"))
     return fig
 
 
 def plot_figA1(d, plt):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for dw, run in d["runs"].items():
-        line, = ax.plot(run["periods"], run["n_avg"], label=f"$\\delta\\omega$ = {float(dw):+g}")
-        ax.axhline(run["n_periodic"], color=line.get_color(), ls="--", lw=1)
-        ax.axhline(run["n_rwa"], color=line.get_color(), ls=":", lw=1)
-    ax.set_xlabel("$\\omega t / 2\\pi$")
-    ax.set_ylabel("$\\langle n\\rangle$ (period average)")
-    ax.set_title(f"Fig. A1: $\\omega_0/\\lambda$ = {d['omega0']:g}; dashed: periodic steady state, "
-                 "dotted: RWA", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig, axs = plt.subplots(1, len(d["omega0"]), figsize=(6.5 * len(d["omega0"]), 4.8), squeeze=False)
+    for ax, w0 in zip(axs[0], d["omega0"]):
+        for run in (r for r in d["runs"].values() if r["omega0"] == w0):
+            line, = ax.plot(run["periods"], run["n_avg"], label=rf"$\delta\omega={run['detuning']:+g}$")
+            ax.axhline(run["n_periodic"], color=line.get_color(), ls="--", lw=1)
+            ax.axhline(run["n_rwa"], color=line.get_color(), ls=":", lw=1.2)
+            if run["edge"] > EDGE_TOL:
+                ax.plot(run["periods"][-1], run["n_avg"][-1], "o", mfc="none", mec="tab:red", ms=7,
+                        label=TRUNC_LABEL if TRUNC_LABEL not in ax.get_legend_handles_labels()[1] else None)
+        ax.plot([], [], "k--", lw=1, label="periodic steady state")
+        ax.plot([], [], "k:", lw=1.2, label="RWA")
+        ax.set_xlabel(r"$\omega t/2\pi$")
+        ax.set_ylabel(r"$\langle n\rangle$ (period average)")
+        ax.set_title(rf"$\omega_0/\lambda={w0:g}$")
+        ax.legend()
+    fig.suptitle(rf"Fig. A1: $\Delta=2$, $F=1$, $\gamma=0.3$, $\gamma_s=0$, $n_c={d['levels']}$" + "\n"
+                 + resolution_note(d["paper_resolution"], f"{d['periods']:g} periods (paper: $2\\times10^4$)"))
     return fig
 
 
 def plot_figA3(d, plt):
     p = np.array(d["periods"])
     S = np.array(d["S_rot"])
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axs = plt.subplots(1, 2, figsize=(12, 4.8))
     for i, name in enumerate("xyz"):
-        line, = axs[0].plot(p, S[:, i], label=f"$\\langle S_{name}\\rangle$ (rotating frame)")
-        axs[0].axhline(d["rwa"][i], color=line.get_color(), ls="--", lw=1)
-    axs[0].set_xlabel("$\\omega t / 2\\pi$")
+        line, = axs[0].plot(p, S[:, i], label=rf"$\langle S_{name}\rangle$ (rotating frame)")
+        axs[0].axhline(d["rwa"][i], color=line.get_color(), ls=":", lw=1.2)
+        axs[0].axhline(d["periodic"][i], color=line.get_color(), ls="--", lw=1)
+    axs[0].plot([], [], "k:", lw=1.2, label="RWA steady state")
+    axs[0].plot([], [], "k--", lw=1, label="period average, periodic steady state")
+    axs[0].set_xlabel(r"$\omega t/2\pi$")
     axs[0].legend(fontsize=8)
-    axs[0].set_title("spin projections; dashed: RWA steady state", fontsize=9)
+    axs[0].set_title("spin projections, last 5 periods")
     phase = np.mod(2 * np.pi * p, 2 * np.pi)
     theta = np.mod(np.array(d["theta_lab"]), 2 * np.pi)
     axs[1].plot(phase, theta, ".", ms=3)
-    axs[1].set_xlabel("drive phase $\\omega t$ mod $2\\pi$")
-    axs[1].set_ylabel("$\\theta = \\arg\\langle S_x + iS_y\\rangle$ (lab) mod $2\\pi$")
-    axs[1].set_title("phase locking of the qubit to the drive", fontsize=9)
-    fig.suptitle(f"Fig. A3: $\\Delta = 1$, $\\delta\\omega = -0.3$, $F = 1$, $\\gamma = 1/3$, "
-                 f"$\\omega_0 = 10$, after {d['total_periods']:g} periods", fontsize=10)
-    fig.tight_layout()
+    axs[1].set_xlabel(r"drive phase $\omega t$ mod $2\pi$")
+    axs[1].set_ylabel(r"$\theta=\arg\langle S_x+iS_y\rangle$ (lab) mod $2\pi$")
+    axs[1].set_title("phase locking of the qubit to the drive")
+    fig.suptitle(rf"Fig. A3: $\Delta=1$, $\delta\omega=-0.3$, $F=1$, $\gamma=1/3$, $\omega_0=10$, $n_c={d['levels']}$, "
+                 f"after {d['total_periods']:g} periods\n" + resolution_note(d["paper_resolution"]))
     return fig
 
 
 def plot_fig8(d, plt):
     det = np.array(d["detuning"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.plot(det, d["rwa"], "k-", lw=2, label="RWA")
+    mark_truncated(ax, det, d["rwa"], d["rwa_edge"])
     for w0 in d["omega0"]:
-        ax.plot(det, d["lab"][str(w0)], "o-", ms=3, label=f"lab frame, $\\omega_0/\\lambda$ = {w0:g}")
-    ax.set_xlabel("$(\\omega - \\omega_0)/\\lambda$")
-    ax.set_ylabel("$\\langle S^2\\rangle$")
-    ax.set_title("Fig. 8: $\\Delta_{1,2} = \\pm 1$, $F = 0.25$, $\\gamma = 0.3$, $\\gamma_s = 3\\cdot 10^{-3}$ "
-                 "(lab frame: period-averaged periodic steady state)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.plot(det, d["lab"][str(w0)], "o-", ms=3, label=rf"lab frame, $\omega_0/\lambda={w0:g}$")
+        mark_truncated(ax, det, d["lab"][str(w0)], d["lab_edge"][str(w0)])
+    ax.set_xlabel(XL)
+    ax.set_ylabel(r"$\langle S^2\rangle$")
+    ax.set_title(r"Fig. 8: $\Delta_{1,2}=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$, "
+                 f"$n_c={d['levels']}$\nlab frame: period average of the periodic steady state; "
+                 + resolution_note(d["paper_resolution"]), fontsize=10)
+    ax.legend()
     return fig
+
+
+def curves_of(f: str, d: dict) -> list:
+    """The common data file's curves (scripts/_plotting.py) of figure ``f`` from its raw data."""
+    if f in ("1", "2"):
+        det, lev = d["detuning"], d["levels"]
+        keys = ("n", "Sx", "Sy", "Sz") + (("P_plus", "P_minus") if f == "1" else ())
+        out = [data_curve("RWA", "rwa", det, {k: [p[k] for p in d["rwa"]] for k in keys}, lev,
+                          [p["edge_population"] for p in d["rwa"]])]
+        for w0 in d["omega0"]:
+            pts = d["lab"][str(w0)]
+            out.append(data_curve(f"lab omega0 = {w0:g}", "lab", det, {k: [p[k] for p in pts] for k in keys}, lev,
+                                  [p["edge_population"] for p in pts], {"omega0": w0}))
+        return out
+    if f == "8":
+        out = [data_curve("RWA", "rwa", d["detuning"], {"S2": d["rwa"]}, d["levels"], d["rwa_edge"])]
+        for w0 in d["omega0"]:
+            out.append(data_curve(f"lab omega0 = {w0:g}", "lab", d["detuning"], {"S2": d["lab"][str(w0)]},
+                                  d["levels"], d["lab_edge"][str(w0)], {"omega0": w0}))
+        return out
+    if f == "A1":
+        return [data_curve(f"omega0 = {r['omega0']:g}, detuning {r['detuning']:+g}", "evolve", r["periods"],
+                           {"n_avg": r["n_avg"], "n_periodic": [r["n_periodic"]] * len(r["periods"]),
+                            "n_rwa": [r["n_rwa"]] * len(r["periods"])}, d["levels"],
+                           [r["edge"]] * len(r["periods"]), {"omega0": r["omega0"], "detuning": r["detuning"]})
+                for r in d["runs"].values()]
+    if f == "A3":
+        S = np.array(d["S_rot"])
+        return [data_curve("rotating-frame spin, last 5 periods", "evolve", d["periods"],
+                           {"Sx": S[:, 0], "Sy": S[:, 1], "Sz": S[:, 2], "theta_lab": d["theta_lab"]}, d["levels"],
+                           [d["edge"]] * len(d["periods"]),
+                           {"rwa": d["rwa"], "periodic_average": d["periodic"], "mean_last5": d["S_mean_last5"],
+                            "total_periods": d["total_periods"]})]
+    raise KeyError(f)
 
 
 FIGS = {"1": ("fig12", plot_fig1), "2": ("fig12", plot_fig2), "A1": ("figA1", plot_figA1),
@@ -251,18 +322,20 @@ def main():
     paper = a.paper
     a.levels = 100 if paper else 50
     a.points = 61 if paper else 17
-    a.omega0s = [10.0, 30.0, 50.0, 100.0] if paper else [10.0, 30.0, 100.0]
-    a.a1_omega0 = 50.0 if paper else 10.0
+    a.omega0s = [10.0, 30.0, 50.0, 100.0]
+    a.a1_omega0s = [50.0, 100.0]
     a.a1_levels = 100 if paper else 40
     a.a1_periods = 20000.0 if paper else 300.0
     a.a3_levels = 60 if paper else 30
     a.a3_periods = 200.0 if paper else 60.0
     a.points8 = 61 if paper else 13
+    a.levels8 = 30 if paper else 20
     a.omega0s8 = [10.0, 20.0, 30.0]
     figs = [f.strip() for f in a.figs.split(",") if f.strip()]
     for f in figs:
         if f not in FIGS:
-            raise SystemExit(f"unknown figure {f!r} (have {', '.join(FIGS)})")
+            print(f"fig_evolve.py: error: unknown figure {f!r} (have {', '.join(FIGS)})", file=sys.stderr)
+            return 2
     DATA.mkdir(parents=True, exist_ok=True)
     if not a.plot_only:
         setup_petsc()
@@ -271,22 +344,22 @@ def main():
             log(f"{name}: computing")
             d = DATA_FUN[name](a)
             d["paper_resolution"] = paper
-            (DATA / f"{name}.json").write_text(json.dumps(d))
-            log(f"{name}: {time.perf_counter() - t0:.0f} s -> {DATA / (name + '.json')}")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+            (DATA / f"lab_{name}.json").write_text(json.dumps(d))
+            log(f"{name}: {time.perf_counter() - t0:.0f} s -> {DATA / ('lab_' + name + '.json')}")
+    plt, _ = pyplot()
     for f in figs:
         name, plot = FIGS[f]
-        path = DATA / f"{name}.json"
+        path = DATA / f"lab_{name}.json"
         if not path.exists():
-            raise SystemExit(f"{path} missing: run without --plot-only first")
-        fig = plot(json.loads(path.read_text()), plt)
+            print(f"fig_evolve.py: error: {path} missing: run without --plot-only first", file=sys.stderr)
+            return 2
+        d = json.loads(path.read_text())
         png = OUT / f"fig{f}_lab.png"
-        fig.savefig(png, dpi=110)
-        plt.close(fig)
+        save(plot(d, plt), png)
+        write_data(png, f, "fig_evolve.py", d["paper_resolution"], {"raw": path.name}, curves_of(f, d))
         log(f"wrote {png}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

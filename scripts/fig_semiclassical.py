@@ -8,13 +8,15 @@ exact RWA steady state where that is cheap.
 
 Semiclassical curves: :func:`pjcsync.semiclassical.sweep` (the exact functional of eq. 31 for the
 ansatz 41, warm-started along the sweep; ``--starts`` fresh starts per point).  Where two distinct
-minima compete (Appendix A.3's bistability) the higher one is drawn as faint dots.  Exact curves:
-``pjcsync.steady.steady_state`` (direct, this process) with ``--levels`` cavity levels (or the
-figure's own); they are skipped where they would be expensive (Fig. 11 beyond ``--rwa-max-qubits``).
-PNGs and .npz data go to ``docs/figures/figN_semiclassical.*``.
+minima compete (Appendix A.3's bistability) the higher one is drawn as faint dots.  Exact RWA
+curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it first, as `make
+figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) with the curve's
+n_c, raised 1.5x per point while the edge population exceeds 1e-6, up to its cap (points still
+above are marked).  Spins are S = sigma/2 in every panel; alpha = <a>.  PNGs and .npz data go to
+``docs/figures/figN_semiclassical.*``, the common data file to ``docs/figures/data/``.
 
-Parameters (units of lambda, DESIGN.md section 8): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
-F = 1 and 5, per-qubit <sigma_x,y,z>; Fig. 6: M = 1, Delta = 2, F = 1, (gamma, gamma_s) = (0.3, 0),
+Parameters (units of lambda, from the paper's captions): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
+F = 1 and 5, per-qubit <S_x,y,z> and the cavity alpha; Fig. 6: M = 1, Delta = 2, F = 1, (gamma, gamma_s) = (0.3, 0),
 (0.3, 0.3), (2, 2), <S_x>; Fig. 10: Fig. 8's parameters, <S_1x> and <S^2> = 3/2 + b_1.b_2/2;
 Fig. 11: M = 1..4, Delta = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2, total <S_x>;
 Fig. A4: lambda = gamma/2 (gamma = 2), Delta = (10, 15, 12.5, 17.5) gamma, gamma_s = gamma,
@@ -34,7 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _plotting import require_matplotlib, OBS_LABEL, XLABEL, pyplot, save  # noqa: E402  (scripts/_plotting.py)
+from _plotting import (DATA, EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated,  # noqa: E402
+                       pyplot, require_matplotlib, resolution_note, save, write_data)
 
 OUT = ROOT / "docs" / "figures"
 
@@ -42,27 +45,34 @@ F11 = [1.0, 1.5, 2.0, 2.5]
 FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2 lambda
 
 FIGS = {
-    "5": dict(title="Fig. 5: semiclassical (dashed) vs RWA (dotted); Delta = (2, -1), gamma = gamma_s = 2",
-              xrange=(-6.0, 6.0), points=41, obs="bloch",
-              curves=[dict(label="F = 1", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20),
-                      dict(label="F = 5", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40)]),
-    "6": dict(title="Fig. 6: <S_x>, one qubit, Delta = 2, F = 1", xrange=(-4.0, 4.0), points=81, obs="Sx",
-              curves=[dict(label="gamma = 0.3, gamma_s = 0", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.0, levels=60),
-                      dict(label="gamma = gamma_s = 0.3", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3, levels=60),
-                      dict(label="gamma = gamma_s = 2", deltas=[2.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20)]),
-    "10": dict(title="Fig. 10: Fig. 8's parameters (Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3)",
-               xrange=(-3.0, 3.0), points=61, obs="pair",
-               curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16)]),
-    "11": dict(title="Fig. 11: total <S_x>, Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2",
-               xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_max_qubits=1,
-               curves=[dict(label=f"M = {m}", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60)
+    "5": dict(title=r"Fig. 5: semiclassical (dashed) vs RWA (dotted); $\Delta=(2,-1)$, $\gamma=\gamma_s=2$; "
+              r"$S=\sigma/2$, $\alpha=\langle a\rangle$",
+              xrange=(-6.0, 6.0), points=41, obs="bloch", rwa_from="fig5_steady",
+              curves=[dict(label="$F=1$", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20, cap=60),
+                      dict(label="$F=5$", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40, cap=60)]),
+    "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$", xrange=(-4.0, 4.0), points=81, obs="Sx",
+              rwa_from="fig6_steady",
+              curves=[dict(label=r"$\gamma=0.3$, $\gamma_s=0$", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.0,
+                           levels=60, cap=120),
+                      dict(label=r"$\gamma=\gamma_s=0.3$", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3, levels=60,
+                           cap=120),
+                      dict(label=r"$\gamma=\gamma_s=2$", deltas=[2.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20,
+                           cap=60)]),
+    "10": dict(title=r"Fig. 10: Fig. 8's parameters ($\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$)",
+               xrange=(-3.0, 3.0), points=61, obs="pair", rwa_from="fig8_steady",
+               curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16, cap=40)]),
+    "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$",
+               xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_from="fig11_steady",
+               curves=[dict(label=f"$M={m}$", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60, cap=120)
                        for m in (1, 2, 3, 4)]),
-    "A4": dict(title="Fig. A4: weak coupling lambda = gamma/2, total <S_x>", xrange=(-10.0, 45.0), points=56,
-               obs="Sx", curves=[dict(label=f"M = {m}", deltas=FA4[:m], F=4.4, gamma=2.0, gamma_s=2.0, levels=30)
-                                 for m in (1, 2, 3, 4)]),
-    "M100": dict(title="many qubits: total <S_x>, Delta spread over [1, 2.5], F = 0.77, gamma = gamma_s = 0.2",
+    "A4": dict(title=r"Fig. A4: weak coupling $\lambda=\gamma/2$, total $\langle S_x\rangle$", xrange=(-10.0, 45.0),
+               points=56, obs="Sx", rwa_from="figA4_steady", xscale=2.0, xlabel=r"$(\omega-\omega_0)/\gamma$",
+               curves=[dict(label=f"$M={m}$", deltas=FA4[:m], F=4.4, gamma=2.0, gamma_s=2.0, levels=30, cap=90)
+                       for m in (1, 2, 3, 4)]),
+    "M100": dict(title=r"many qubits: total $\langle S_x\rangle$, $\Delta_l$ spread over $[1, 2.5]$, $F=0.77$, "
+                 r"$\gamma=\gamma_s=0.2$",
                  xrange=(-12.0, 5.0), points=69, obs="Sx", functional="relative",
-                 curves=[dict(label=f"M = {m}", deltas=list(np.linspace(1.0, 2.5, m)), F=0.77, gamma=0.2,
+                 curves=[dict(label=f"$M={m}$", deltas=list(np.linspace(1.0, 2.5, m)), F=0.77, gamma=0.2,
                               gamma_s=0.2, levels=2, rwa=False) for m in (4, 16, 100)]),
 }
 
@@ -76,7 +86,8 @@ def model_of(c: dict, levels: int | None = None):
 
 def sc_observables(m) -> dict:
     b = np.asarray(m.b)
-    out = {"Sx": 0.5 * b[:, 0].sum(), "bloch": b.copy(), "epsilon": m.epsilon}
+    out = {"Sx": 0.5 * b[:, 0].sum(), "bloch": b.copy(), "epsilon": m.epsilon,
+           "alpha_x": complex(m.alpha).real, "alpha_y": complex(m.alpha).imag}
     if len(b) >= 2:
         out["S1x"] = 0.5 * b[0, 0]
         out["S2"] = 1.5 + 0.5 * float(b[0] @ b[1])
@@ -85,10 +96,11 @@ def sc_observables(m) -> dict:
 
 def exact_observables(model, rows, layout) -> dict:
     from pjcsync.model import sigmax, sigmay, sigmaz
-    from pjcsync.observables import expect
-    sig = np.array([[expect(model.qubit(s(), l), rows, layout).real for s in (sigmax, sigmay, sigmaz)]
-                    for l in range(model.M)])
-    out = {"Sx": 0.5 * sig[:, 0].sum(), "bloch": sig}
+    from pjcsync.observables import basic_observables, expect
+    basic = basic_observables(model, rows, layout)
+    sig = np.array(basic["sigma"])
+    out = {"Sx": 0.5 * sig[:, 0].sum(), "bloch": sig, "alpha_x": basic["a"][0], "alpha_y": basic["a"][1],
+           "edge": basic["edge_population"], "levels": model.levels}
     if model.M >= 2:
         dot = sum(expect(model.qubit(s(), 0) @ model.qubit(s(), 1), rows, layout).real
                   for s in (sigmax, sigmay, sigmaz))
@@ -97,37 +109,81 @@ def exact_observables(model, rows, layout) -> dict:
     return out
 
 
+def exact_point(model, w: float, cap: int) -> dict:
+    """RWA observables at drive detuning ``w``: n_c raised 1.5x from ``model.levels`` while the
+    edge population exceeds EDGE_TOL, up to ``cap`` (then the point is marked in the plot)."""
+    from petsc4py import PETSc
+    from pjcsync.parallel import RowLayout
+    from pjcsync.steady import steady_state
+    levels = model.levels
+    while True:
+        m = replace(model, levels=levels, drive_detuning=float(w))
+        layout = RowLayout.create(m.N)
+        st = steady_state(m, {"method": "direct", "rtol": 1e-9}, layout)
+        obs = exact_observables(m, st.rows(), layout)
+        st.rho.destroy()
+        PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
+        if not obs["edge"] > EDGE_TOL or levels >= cap:
+            return obs
+        levels = min(cap, int(np.ceil(1.5 * levels)))
+
+
+def rwa_from_steady(stem: str, spec: dict) -> list | None:
+    """The RWA curves of fig_steady.py's data file ``stem`` with the same parameters as the
+    curves of ``spec`` (one per curve), or None when the file is missing or differs."""
+    import json
+    path = DATA / f"{stem}.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    out = []
+    for c in spec["curves"]:
+        hit = [d for d in doc["curves"] if d["kind"] == "rwa" and all(
+            np.allclose(np.atleast_1d(d["parameters"][k]), np.atleast_1d(c[k])) for k in ("deltas", "F", "gamma", "gamma_s"))]
+        if not hit or "sigma" not in hit[0]["values"]:
+            return None
+        d = hit[0]
+        v = d["values"]
+        pts = []
+        for i in range(len(d["x"])):
+            p = {k: v[k][i] for k in ("Sx", "S1x", "S2", "alpha_x", "alpha_y") if k in v}
+            p.update(bloch=np.array(v["sigma"][i]), edge=d["edge"][i], levels=d["levels"][i])
+            pts.append(p)
+        out.append((np.array(d["x"]), pts))
+    return out
+
+
 def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int) -> dict:
     from pjcsync import semiclassical as sc
     x = np.linspace(*spec["xrange"], points)
-    data = {"x": x, "labels": [], "sc": [], "sc_other": [], "rwa": []}
+    data = {"x": x, "labels": [], "sc": [], "sc_other": [], "rwa": [], "rwa_x": []}
     cfg = {"starts": starts, "functional": spec.get("functional", "absolute")}
-    for c in spec["curves"]:
+    steady = rwa_from_steady(spec["rwa_from"], spec) if "rwa_from" in spec else None
+    if "rwa_from" in spec:
+        print(f"  {name}: RWA curves " + (f"from docs/figures/data/{spec['rwa_from']}.json (fig_steady.py)"
+                                          if steady else f"computed here up to M = {rwa_max_qubits} "
+                                          f"(fig_steady.py's data file is missing: run it first)"), flush=True)
+    for ci, c in enumerate(spec["curves"]):
         model = model_of(c)
         t0 = time.perf_counter()
         res = sc.sweep(model, x, cfg)
         best = [sc_observables(r.best) for r in res]
         other = [sc_observables(r.minima[1]) if r.bistable else None for r in res]
         t_sc = time.perf_counter() - t0
-        rwa = None
-        if c.get("rwa", True) and model.M <= rwa_max_qubits:
-            from pjcsync.parallel import RowLayout
-            from pjcsync.steady import steady_state
-            from petsc4py import PETSc
-            layout = RowLayout.create(model.N)
-            rwa = []
-            for w in x:
-                m = replace(model, drive_detuning=float(w))
-                st = steady_state(m, {"method": "direct", "rtol": 1e-9}, layout)
-                rwa.append(exact_observables(m, st.rows(), layout))
-                st.rho.destroy()
-                PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
+        rwa, rwa_x = None, None
+        if steady is not None:
+            rwa_x, rwa = steady[ci]
+        elif c.get("rwa", True) and model.M <= rwa_max_qubits:
+            rwa_x = x
+            rwa = [exact_point(model, w, c.get("cap", model.levels)) for w in x]
         print(f"  {name} {c['label'] or 'curve'}: semiclassical {t_sc:.1f} s"
-              + (f", RWA {time.perf_counter() - t0 - t_sc:.1f} s (n_c = {model.levels})" if rwa else ""), flush=True)
+              + (f", RWA {time.perf_counter() - t0 - t_sc:.1f} s (n_c {min(p['levels'] for p in rwa)}-"
+                 f"{max(p['levels'] for p in rwa)})" if rwa else ""), flush=True)
         data["labels"].append(c["label"])
         data["sc"].append(best)
         data["sc_other"].append(other)
         data["rwa"].append(rwa)
+        data["rwa_x"].append(rwa_x)
     return data
 
 
@@ -148,6 +204,8 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
     plt, colors = pyplot()
     x = data["x"]
     obs = spec["obs"]
+    sx = spec.get("xscale", 1.0)
+    second = "higher semiclassical minimum (bistable)"
     if name == "A5":
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for ci, lab in enumerate(data["labels"]):
@@ -156,45 +214,91 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
         ax.set_yscale("log")
         axes = [ax]
     elif obs == "bloch":
-        fig, axes = plt.subplots(len(data["labels"]), 2, figsize=(11, 4 * len(data["labels"])), squeeze=False)
+        nrow = len(data["labels"])
+        fig, axes = plt.subplots(nrow, 3, figsize=(15, 4.2 * nrow), squeeze=False)
         for ci, lab in enumerate(data["labels"]):
             for q in range(2):
                 ax = axes[ci, q]
                 for k, comp in enumerate("xyz"):
-                    ax.plot(x, [p["bloch"][q][k] for p in data["sc"][ci]], "--", color=colors[k],
-                            label=rf"$\langle\sigma_{comp}\rangle$ semiclassical")
+                    ax.plot(x, 0.5 * _series(data["sc"][ci], "bloch", (q, k)), "--", color=colors[k],
+                            label=rf"$\langle S_{{{q + 1}{comp}}}\rangle$ semiclassical")
                     if data["rwa"][ci] is not None:
-                        ax.plot(x, [p["bloch"][q][k] for p in data["rwa"][ci]], ":", color=colors[k], lw=2.5,
-                                label=rf"$\langle\sigma_{comp}\rangle$ RWA")
+                        y = 0.5 * _series(data["rwa"][ci], "bloch", (q, k))
+                        ax.plot(data["rwa_x"][ci], y, ":", color=colors[k], lw=2.5,
+                                label=rf"$\langle S_{{{q + 1}{comp}}}\rangle$ RWA")
+                        mark_truncated(ax, data["rwa_x"][ci], y, _series(data["rwa"][ci], "edge"))
                 ax.set_title(f"{lab}, qubit {q + 1}")
+                ax.set_ylabel(rf"$\langle S_{{{q + 1}x,y,z}}\rangle$")
+            ax = axes[ci, 2]
+            for k, key in enumerate(("alpha_x", "alpha_y")):
+                ax.plot(x, _series(data["sc"][ci], key), "--", color=colors[3 + k],
+                        label=rf"$\alpha_{key[-1]}$ semiclassical")
+                if data["rwa"][ci] is not None:
+                    y = _series(data["rwa"][ci], key)
+                    ax.plot(data["rwa_x"][ci], y, ":", color=colors[3 + k], lw=2.5,
+                            label=rf"$\alpha_{key[-1]}$ RWA")
+                    mark_truncated(ax, data["rwa_x"][ci], y, _series(data["rwa"][ci], "edge"))
+            ax.set_title(f"{lab}, cavity")
+            ax.set_ylabel(r"$\alpha_x, \alpha_y$  ($\alpha=\langle a\rangle$)")
         axes = axes.ravel()
     else:
         keys = ("S1x", "S2") if obs == "pair" else ("Sx",)
-        fig, axes = plt.subplots(1, len(keys), figsize=(7 * len(keys), 4.5), squeeze=False)
+        fig, axes = plt.subplots(1, len(keys), figsize=(7 * len(keys), 4.8), squeeze=False)
         axes = axes.ravel()
         for ax, key in zip(axes, keys):
             for ci, lab in enumerate(data["labels"]):
-                ax.plot(x, _series(data["sc"][ci], key), "--", color=colors[ci], label=f"{lab} semiclassical".strip())
-                ax.plot(x, _series(data["sc_other"][ci], key), ".", ms=3, alpha=0.4, color=colors[ci])
+                ax.plot(x / sx, _series(data["sc"][ci], key), "--", color=colors[ci],
+                        label=f"{lab} semiclassical".strip())
+                y2 = _series(data["sc_other"][ci], key)
+                ax.plot(x / sx, y2, ".", ms=3, alpha=0.5, color=colors[ci],
+                        label=second if np.isfinite(y2).any() and second not in ax.get_legend_handles_labels()[1]
+                        else None)
                 if data["rwa"][ci] is not None:
-                    ax.plot(x, _series(data["rwa"][ci], key), "-", color=colors[ci], label=f"{lab} RWA".strip())
+                    y = _series(data["rwa"][ci], key)
+                    ax.plot(data["rwa_x"][ci] / sx, y, "-", color=colors[ci], label=f"{lab} RWA".strip())
+                    mark_truncated(ax, data["rwa_x"][ci] / sx, y, _series(data["rwa"][ci], "edge"))
             ax.set_ylabel(OBS_LABEL[key])
     for ax in axes:
-        ax.set_xlabel(XLABEL)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(spec["title"] if name != "A5" else "Fig. A5: epsilon/gamma of Fig. 11's semiclassical minima",
-                 fontsize=10)
-    save(fig, path, dpi=110)
+        ax.set_xlabel(spec.get("xlabel", XLABEL))
+        ax.legend(fontsize=8)
+    levs = [p["levels"] for r in data["rwa"] if r is not None for p in r]
+    note = resolution_note(bool(data.get("paper", False)), f"{len(x)} semiclassical points" + (
+        f"; RWA $n_c$ = {min(levs)}-{max(levs)} per point" if levs else ""))
+    fig.suptitle((spec["title"] if name != "A5" else r"Fig. A5: $\epsilon/\gamma$ of Fig. 11's semiclassical minima")
+                 + "\n" + note, fontsize=11)
+    save(fig, path)
+
+
+def write(name: str, spec: dict, data: dict, png: Path, paper: bool) -> Path:
+    curves = []
+    x = data["x"]
+    for ci, c in enumerate(spec["curves"]):
+        params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
+        keys = [k for k in ("Sx", "S1x", "S2", "alpha_x", "alpha_y", "epsilon") if k in data["sc"][ci][0]]
+        vals = {k: _series(data["sc"][ci], k) for k in keys}
+        if data["sc"][ci][0]["bloch"] is not None:
+            vals["bloch"] = [np.asarray(p["bloch"]).tolist() for p in data["sc"][ci]]
+        curves.append(data_curve(f"{c['label']} semiclassical".strip(), "semiclassical", x, vals, parameters=params))
+        r = data["rwa"][ci]
+        if r is not None:
+            keys = [k for k in ("Sx", "S1x", "S2", "alpha_x", "alpha_y") if k in r[0]]
+            vals = {k: _series(r, k) for k in keys}
+            if "bloch" in r[0]:
+                vals["bloch"] = [np.asarray(p["bloch"]).tolist() for p in r]
+            curves.append(data_curve(f"{c['label']} RWA".strip(), "rwa", data["rwa_x"][ci], vals,
+                                     [p["levels"] for p in r], _series(r, "edge"), params))
+    return write_data(png, name, "fig_semiclassical.py", paper,
+                      {"title": spec["title"], "x_range": spec["xrange"], "x_unit": "lambda"}, curves)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fig", action="append", choices=[*FIGS, "A5"], help="figure(s) to draw (default: all but M100)")
     ap.add_argument("--points", type=int, help="points per curve (default: the figure's own)")
+    ap.add_argument("--paper", action="store_true", help="the paper's grid density: 4x the default points")
     ap.add_argument("--starts", type=int, default=3, help="fresh starting points per sweep point")
-    ap.add_argument("--rwa-max-qubits", type=int, help="exact RWA curves up to this many qubits (default: "
-                    "2, but 1 for Fig. 11, whose M = 2 curve takes ~10 min with 60 levels)")
+    ap.add_argument("--rwa-max-qubits", type=int, help="exact RWA curves computed here up to this many qubits "
+                    "(default 2); Figs. 11 and A4 take theirs, for every M, from fig_steady.py's data files")
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz data")
     ap.add_argument("--out", default=str(OUT), help="output directory")
     args = ap.parse_args(argv)
@@ -216,12 +320,15 @@ def main(argv=None) -> int:
         else:
             t0 = time.perf_counter()
             limit = args.rwa_max_qubits if args.rwa_max_qubits is not None else spec.get("rwa_max_qubits", 2)
-            data = compute(src, spec, args.points or spec["points"], args.starts, limit)
+            points = args.points or (4 * spec["points"] - 3 if args.paper else spec["points"])
+            data = compute(src, spec, points, args.starts, limit)
+            data["paper"] = bool(args.paper)
             np.savez(npz, data=np.array(data, dtype=object))
             print(f"fig {src}: {time.perf_counter() - t0:.1f} s", flush=True)
         cache[src] = data
         png = out / f"fig{name}_semiclassical.png"
         plot(name, spec, data, png)
+        write(name, spec, data, png, bool(data.get("paper", False)))
         print(f"wrote {png}", flush=True)
     return 0
 

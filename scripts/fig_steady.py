@@ -1,35 +1,44 @@
 """The paper's steady-state (RWA) figures redrawn from ``pjcsync sweep`` result files.
 
-    .venv/bin/python scripts/fig_steady.py                  # all, small grids (minutes here)
+    .venv/bin/python scripts/fig_steady.py                  # all, reduced grids (minutes here)
     .venv/bin/python scripts/fig_steady.py --fig 7 --fig 8  # some of them
-    .venv/bin/python scripts/fig_steady.py --paper          # the paper's resolution (hours)
+    .venv/bin/python scripts/fig_steady.py --paper          # the paper's grids and cavity sizes
     .venv/bin/python scripts/fig_steady.py --replot         # redraw from the existing files
     .venv/bin/python scripts/fig_steady.py --ranks 4        # mpirun -n 4 ... --groups 4
+    FIG_MPIRUN=srun .venv/bin/python scripts/fig_steady.py --paper --ranks 64   # a cluster (slurm/)
 
-Figures 3, 5, 6, 7, 8, 9, 11, A2 and A4 (DESIGN.md section 8 for the parameters; units of
-lambda).  Every curve is one sweep: a TOML file with a ``[sweep.drive]`` table is written to
-``results/figures/`` and run with ``scripts/mpirun.sh -n RANKS pjcsync sweep CONFIG --groups
-RANKS --resume`` (one rank per group: many small direct solves), so an interrupted run
-continues where it stopped and a finished curve is not recomputed.  Figs. 8 and 9 share their
-sweep.  The PNGs go to ``docs/figures/figN_steady.png``; a line per figure reports the wall time
-of its sweeps and the features the paper describes (``--check`` makes a missing feature an
-error): the dip of <S^2> at resonance for antisymmetric detunings and not for (2, 3) (Fig. 7),
-the multiphoton oscillations of <S_x> between 0 and Delta (Fig. 3), the two synchronization
-peaks growing with the number of qubits (Fig. 11).
+Figures 3, 5, 6, 7, 8, 9, 11, A2 and A4 (units of lambda; parameters in ``FIGS`` below, from
+the paper's captions).  Every curve is one or more sweeps: a TOML file with a ``[sweep.drive]``
+table is written to ``results/figures/`` and run with ``scripts/mpirun.sh -n RANKS pjcsync
+sweep CONFIG --groups RANKS --resume`` (one rank per group), so an interrupted run continues
+where it stopped and a finished sweep is not recomputed.  Figs. 8 and 9 share their sweeps.
 
-Methods: MUMPS (direct) for one and two qubits, whose factors stay small; GMRES with the
-Sylvester preconditioner (krylov, warm-started along the sweep) for three and four qubits,
-where the direct factorization fills in badly (M = 4, n_c = 12: 51 s direct against 1.1 s
-krylov per point, measured here), and for N > 250 at the paper's resolution.
+Cavity size per point: the curve's whole grid is first solved at ``levels`` (``paper_levels``
+with ``--paper``: the paper's 100, or 30/40 where it says so); every point whose edge population
+(top levels, :func:`pjcsync.observables.edge_levels`) exceeds 1e-6 is solved again, as a list
+sweep, at 1.5 times as many levels, until it is below 1e-6 or the curve's cap (``cap``,
+``paper_cap``) is reached.  Each point is drawn from its largest cavity; a point still above
+1e-6 at the cap is marked in the plot and its legend (scripts/_plotting.py).
 
-Default grids use fewer cavity levels than the paper: near resonance some curves are then
-truncated (``pjcsync`` warns, and the figure marks those points with a cross).
+Outputs: ``docs/figures/figN_steady.png`` and ``docs/figures/data/figN_steady.json`` (parameters,
+grid, n_c and edge population per point, the plotted values); a line per figure reports the
+wall time of its sweeps and the features the paper describes (``--check``: exit 1 if one is
+missing): the dip of <S^2> at resonance for antisymmetric detunings and not for (2, 3)
+(Fig. 7), the multiphoton oscillations of <S_x> between 0 and Delta (Fig. 3), <S^2> at
+resonance (Fig. 8), the two synchronization peaks growing with the number of qubits (Fig. 11).
+The same features are checked on the data files by tests/test_figures.py.
+
+Methods: MUMPS (direct) up to N = 2^M n_c = 240; above, GMRES with the Sylvester
+preconditioner (krylov, warm-started along the sweep; single-precision factors).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -40,86 +49,92 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _plotting import require_matplotlib  # noqa: E402  (scripts/_plotting.py)
+from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, mark_truncated,  # noqa: E402
+                       pyplot, require_matplotlib, resolution_note, save, write_data)
 
 WORK = ROOT / "results" / "figures"
-OUT = ROOT / "docs" / "figures"
+DIRECT_MAX_N = 240                           # above: krylov (MUMPS fill-in and memory grow fast)
+GROW = 1.5                                   # refinement factor of n_c for truncated points
 
 F8 = dict(deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)
 GA4 = 2.0                                    # Fig. A4: lambda = gamma / 2, so gamma = 2 lambda
 
-# name -> title, x range (lambda), default/paper levels and points, curves, observables
+
+def _c(label, deltas, F, gamma, gamma_s, levels, cap, paper_levels=100, paper_cap=None, **kw):
+    return dict(label=label, deltas=list(deltas), F=F, gamma=gamma, gamma_s=gamma_s, levels=levels, cap=cap,
+                paper_levels=paper_levels, paper_cap=paper_cap or max(paper_levels, cap), **kw)
+
+
+# name -> title, x range (lambda), points (reduced / paper), observables, curves with their
+# cavity sizes: start ``levels`` and ``cap`` (reduced), ``paper_levels`` and ``paper_cap``.
 FIGS = {
-    "3": dict(title="Fig. 3: one qubit, Delta = 2, F = 1, gamma = gamma_s = 0.3", x=(-2.0, 4.0),
-              levels=40, paper_levels=100, points=61, paper_points=301, obs=["Sx", "Sz"],
-              curves=[dict(label="RWA", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3)]),
-    "5": dict(title="Fig. 5: Delta = (2, -1), gamma = gamma_s = 2", x=(-4.0, 4.0),
-              levels=20, paper_levels=100, points=41, paper_points=201, obs=["S1x", "S2x"],
-              curves=[dict(label="F = 1", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0),
-                      dict(label="F = 5", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=45)]),
-    "6": dict(title="Fig. 6: one qubit, Delta = 2, F = 1", x=(-2.0, 4.0),
-              levels=40, paper_levels=100, points=61, paper_points=301, obs=["Sx"],
-              curves=[dict(label="gamma = 0.3, gamma_s = 0", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.0),
-                      dict(label="gamma = gamma_s = 0.3", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3),
-                      dict(label="gamma = gamma_s = 2", deltas=[2.0], F=1.0, gamma=2.0, gamma_s=2.0)]),
-    "7": dict(title="Fig. 7: two qubits, F = 1.5, gamma = gamma_s = 0.2", x=(-3.0, 3.0),
-              levels=30, paper_levels=100, points=41, paper_points=241, obs=["S2"],
-              curves=[dict(label="Delta = (2, 3)", deltas=[2.0, 3.0], F=1.5, gamma=0.2, gamma_s=0.2),
-                      dict(label="Delta = (2, -2)", deltas=[2.0, -2.0], F=1.5, gamma=0.2, gamma_s=0.2)]),
-    "8": dict(title="Fig. 8: Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3", x=(-2.0, 2.0),
-              levels=16, paper_levels=30, points=81, paper_points=401, obs=["S2", "singlet"],
-              curves=[dict(label="RWA", **F8)]),
-    "9": dict(title="Fig. 9: Bell (CHSH) and negativity, Fig. 8's parameters", x=(-2.0, 2.0),
-              levels=16, paper_levels=30, points=81, paper_points=401, obs=["chsh", "negativity"],
-              curves=[dict(label="RWA", **F8)], same_as="8"),
-    "11": dict(title="Fig. 11: Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2", x=(-2.0, 4.0),
-               levels=20, paper_levels=100, points=31, paper_points=241, obs=["Sx"],
-               curves=[dict(label=f"M = {m}", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2,
-                            levels=(20, 20, 16, 12)[m - 1]) for m in (1, 2, 3, 4)]),
-    "A2": dict(title="Fig. A2: Delta = +-0.5, gamma = 0.025, gamma_s = 5e-4 (<n> = 4F^2/gamma^2)",
-               x=(-0.1, 0.1), levels=20, paper_levels=40, points=41, paper_points=201, obs=["chsh"],
-               curves=[dict(label="<n> = 1, 3, 10", deltas=[0.5, -0.5], gamma=0.025, gamma_s=5e-4,
-                            F=0.025 * np.sqrt(1.0) / 2, amplitudes=[0.025 * np.sqrt(n) / 2 for n in (1, 3, 10)])]),
-    "A4": dict(title="Fig. A4: lambda = gamma/2, Delta_l = (10, 15, 12.5, 17.5) gamma, F = 2.2 gamma",
-               x=(-5.0 * GA4, 25.0 * GA4), levels=30, paper_levels=100, points=61, paper_points=301, obs=["Sx"],
+    "3": dict(title=r"Fig. 3: one qubit, $\Delta=2$, $F=1$, $\gamma=\gamma_s=0.3$", x=(-2.0, 4.0),
+              points=61, paper_points=301, obs=["Sx", "Sz"],
+              curves=[_c("RWA", [2.0], 1.0, 0.3, 0.3, 40, 120, paper_cap=160)]),
+    "5": dict(title=r"Fig. 5: $\Delta=(2,-1)$, $\gamma=\gamma_s=2$; $S=\sigma/2$, $\alpha=\langle a\rangle$",
+              x=(-6.0, 6.0), points=49, paper_points=241, obs=["S1x", "S2x", "alpha_x", "alpha_y"],
+              curves=[_c("$F=1$", [2.0, -1.0], 1.0, 2.0, 2.0, 20, 60),
+                      _c("$F=5$", [2.0, -1.0], 5.0, 2.0, 2.0, 40, 60)]),
+    "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$", x=(-2.0, 4.0),
+              points=61, paper_points=301, obs=["Sx"],
+              curves=[_c(r"$\gamma=0.3$, $\gamma_s=0$", [2.0], 1.0, 0.3, 0.0, 40, 120, paper_cap=160),
+                      _c(r"$\gamma=\gamma_s=0.3$", [2.0], 1.0, 0.3, 0.3, 40, 120, paper_cap=160),
+                      _c(r"$\gamma=\gamma_s=2$", [2.0], 1.0, 2.0, 2.0, 20, 60)]),
+    "7": dict(title=r"Fig. 7: two qubits, $F=1.5$, $\gamma=\gamma_s=0.2$", x=(-3.0, 3.0),
+              points=41, paper_points=241, obs=["S2"],
+              curves=[_c(r"$\Delta=(2,3)$", [2.0, 3.0], 1.5, 0.2, 0.2, 30, 60, paper_cap=225),
+                      _c(r"$\Delta=(2,-2)$", [2.0, -2.0], 1.5, 0.2, 0.2, 30, 60, paper_cap=225)]),
+    "8": dict(title=r"Fig. 8: $\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$", x=(-2.0, 2.0),
+              points=81, paper_points=401, obs=["S2", "singlet"],
+              curves=[_c("RWA", **F8, levels=16, cap=40, paper_levels=30, paper_cap=45)]),
+    "9": dict(title=r"Fig. 9: CHSH and negativity at Fig. 8's parameters", x=(-2.0, 2.0),
+              points=81, paper_points=401, obs=["chsh", "negativity"],
+              curves=[_c("RWA", **F8, levels=16, cap=40, paper_levels=30, paper_cap=45)], same_as="8"),
+    "11": dict(title=r"Fig. 11: $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$", x=(-2.0, 4.0),
+               points=31, paper_points=241, obs=["Sx"],
+               curves=[_c(f"$M={m}$", [1.0, 1.5, 2.0, 2.5][:m], 0.77, 0.2, 0.2, (30, 20, 16, 12)[m - 1],
+                          (120, 60, 30, 15)[m - 1], paper_cap=150) for m in (1, 2, 3, 4)]),
+    "A2": dict(title=r"Fig. A2: $\Delta=\pm0.5$, $\gamma=0.025$, $\gamma_s=5\cdot10^{-4}$",
+               x=(-0.1, 0.1), points=41, paper_points=201, obs=["chsh"],
+               curves=[_c(rf"$\langle n\rangle = 4F^2/\gamma^2 = {n}$", [0.5, -0.5], 0.025 * np.sqrt(n) / 2,
+                          0.025, 5e-4, 20, 40, paper_levels=40, paper_cap=60) for n in (1, 3, 10)]),
+    "A4": dict(title=r"Fig. A4: $\lambda=\gamma/2$, $\Delta_l=(10,15,12.5,17.5)\gamma$, $F=2.2\gamma$, "
+               r"$\gamma_s=\gamma$", x=(-5.0 * GA4, 25.0 * GA4), points=61, paper_points=301, obs=["Sx"],
                xscale=GA4, xlabel=r"$(\omega-\omega_0)/\gamma$",
-               curves=[dict(label=f"M = {m}", deltas=[d * GA4 for d in (10.0, 15.0, 12.5, 17.5)][:m],
-                            F=2.2 * GA4, gamma=GA4, gamma_s=GA4, levels=(30, 30, 20, 14)[m - 1])
-                       for m in (1, 2, 3, 4)]),
+               curves=[_c(f"$M={m}$", [d * GA4 for d in (10.0, 15.0, 12.5, 17.5)][:m], 2.2 * GA4, GA4, GA4,
+                          (30, 30, 20, 14)[m - 1], (90, 60, 30, 15)[m - 1], paper_cap=120) for m in (1, 2, 3, 4)]),
 }
 
-LABEL = {"Sx": r"$\langle S_x\rangle$", "Sz": r"$\langle S_z\rangle$", "S2": r"$\langle S^2\rangle$",
-         "S1x": r"$\langle S_{1x}\rangle$", "S2x": r"$\langle S_{2x}\rangle$", "singlet": "singlet probability",
-         "chsh": "CHSH maximum", "negativity": "negativity"}
+
+def method_for(curve: dict, levels: int) -> str:
+    return "direct" if levels * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "krylov"
 
 
-def config_text(curve: dict, levels: int, x: tuple, points: int) -> str:
+def config_text(curve: dict, levels: int, detunings) -> str:
+    """The sweep's TOML: ``detunings`` is (start, stop, num) or a list of values."""
+    method = method_for(curve, levels)
     lines = ["[cavity]", f"levels = {levels}", f"decay = {curve['gamma']!r}",
              "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
              "[drive]", f"amplitude = {float(curve['F'])!r}",
-             "[solver]", f'method = "{"direct" if len(curve["deltas"]) <= 2 else "krylov"}"',
-             "[sweep.drive]"]
-    if "amplitudes" in curve:          # a grid: amplitude x detuning (Fig. A2)
-        lines.append(f"amplitude = {[float(a) for a in curve['amplitudes']]!r}")
-    lines.append(f"detuning = {{start = {x[0]!r}, stop = {x[1]!r}, num = {points}}}")
+             "[solver]", f'method = "{method}"']
+    if method == "krylov":
+        lines.append('preconditioner_precision = "single"')
+    lines.append("[sweep.drive]")
+    if isinstance(detunings, tuple):
+        lines.append(f"detuning = {{start = {detunings[0]!r}, stop = {detunings[1]!r}, num = {detunings[2]}}}")
+    else:
+        lines.append(f"detuning = {[float(d) for d in detunings]!r}")
     return "\n".join(lines) + "\n"
 
 
-def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: int, replot: bool) -> tuple[Path, float]:
-    levels = spec["paper_levels"] if paper else curve.get("levels", spec["levels"])
-    points = spec["paper_points"] if paper else spec["points"]
-    tag = f"fig{spec.get('same_as', name)}_{k}_{'paper' if paper else 'small'}"
+def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int) -> tuple[Path, float]:
+    """Run (or resume) one sweep; returns its results file and wall time."""
     WORK.mkdir(parents=True, exist_ok=True)
-    cfg = WORK / f"{tag}.toml"
-    out = WORK / f"{tag}.h5"
-    text = config_text(curve, levels, spec["x"], points)
-    if paper and levels * 2 ** len(curve["deltas"]) > 250:      # large N: the Krylov method
-        text = text.replace('method = "direct"', 'method = "krylov"')
+    cfg, out = WORK / f"{tag}.toml", WORK / f"{tag}.h5"
     if not cfg.exists() or cfg.read_text() != text:
         cfg.write_text(text)
-        for stale in (out, Path(f"{out}.parts")):               # a changed curve starts over
+        for stale in (out, Path(f"{out}.parts")):               # a changed sweep starts over
             if stale.is_dir():
-                import shutil
                 shutil.rmtree(stale)
             elif stale.exists():
                 stale.unlink()
@@ -127,107 +142,150 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     if not (replot and out.exists()):
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "pjcsync", "sweep", str(cfg), "--out", str(out), "--resume"]
-        if ranks > 1:
-            cmd = [str(ROOT / "scripts" / "mpirun.sh"), "-n", str(ranks), *cmd, "--groups", str(ranks)]
+        r = min(ranks, npoints)
+        if r > 1:       # FIG_MPIRUN: the launcher, e.g. "srun" inside a SLURM allocation
+            launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
+            cmd = [*launcher, "-n", str(r), *cmd, "--groups", str(r)]
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
-            sys.exit(f"fig {name}: sweep failed:\n{p.stderr[-2000:]}")
+            sys.exit(f"fig_steady.py: sweep {tag} failed:\n{p.stderr[-2000:]}")
         summary = [l for l in p.stderr.splitlines() if l.startswith("sweep:") and "computed" in l]
-        print(f"  {summary[-1] if summary else ''}", flush=True)
+        print(f"  {tag}: {summary[-1] if summary else ''}", flush=True)
     return out, time.perf_counter() - t0
 
 
-def series(path: Path, obs: str) -> tuple:
+def _key(x: float) -> float:
+    return round(float(x), 10)
+
+
+def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: int, replot: bool) -> tuple[dict, float]:
+    """All points of one curve, each at the smallest cavity of the refinement sequence whose
+    edge population is below EDGE_TOL (or at the cap): ``{x: (levels, point)}`` and seconds."""
+    levels = curve["paper_levels"] if paper else curve["levels"]
+    cap = curve["paper_cap"] if paper else curve["cap"]
+    points = spec["paper_points"] if paper else spec["points"]
+    base = f"fig{spec.get('same_as', name)}_{k}_{'paper' if paper else 'small'}"
     import pjcsync
-    pts = pjcsync.load(path, rho=False)["points"]
-    x = np.array([p["parameters"]["drive.detuning"] for p in pts])
-    amp = np.array([p["parameters"].get("drive.amplitude", np.nan) for p in pts])
-    o = [p["observables"] for p in pts]
+    grid = (float(spec["x"][0]), float(spec["x"][1]), points)
+    todo, best, seconds = grid, {}, 0.0
+    while True:
+        f, s = run_sweep(f"{base}_nc{levels}", config_text(curve, levels, todo), ranks, replot,
+                         points if isinstance(todo, tuple) else len(todo))
+        seconds += s
+        for p in pjcsync.load(f, rho=False)["points"]:
+            best[_key(p["parameters"]["drive.detuning"])] = (levels, p)
+        bad = sorted(x for x, (_, p) in best.items() if p["observables"]["edge_population"] > EDGE_TOL)
+        if not bad or levels >= cap:
+            return best, seconds
+        levels = min(cap, math.ceil(levels * GROW))
+        todo = bad
+
+
+def series(best: dict, obs: str) -> tuple:
+    """x, values, n_c, edge population of one curve, in increasing x."""
+    xs = sorted(best)
+    pts = [best[x][1]["observables"] for x in xs]
     if obs in ("S1x", "S2x"):
-        y = np.array([0.5 * q["sigma"][int(obs[1]) - 1][0] for q in o])
+        y = [0.5 * o["sigma"][int(obs[1]) - 1][0] for o in pts]
+    elif obs in ("alpha_x", "alpha_y"):
+        y = [o["a"][0 if obs == "alpha_x" else 1] for o in pts]
     else:
-        y = np.array([q[obs] for q in o])
-    truncated = np.array([bool(p["warnings"]) for p in pts])
-    return x, y, truncated, amp
+        y = [o[obs] for o in pts]
+    return (np.array(xs), np.array(y, float), np.array([best[x][0] for x in xs]),
+            np.array([o["edge_population"] for o in pts]))
 
 
-def features(name: str, files: list) -> list[tuple[str, bool]]:
+def features(name: str, curves: list) -> list[tuple[str, bool]]:
     """The paper's qualitative features, measured on the curves: (text, present)."""
     out = []
     if name == "3":
-        x, y, _, _ = series(files[0], "Sx")
+        x, y, _, _ = series(curves[0], "Sx")
         inside = (x > 0.05) & (x < 1.95)
         yi = y[inside]
         extrema = int(np.sum(np.diff(np.sign(np.diff(yi))) != 0))
         out.append((f"<S_x> has {extrema} local extrema between 0 and Delta = 2 (multiphoton "
                     f"oscillations; >= 2 expected)", extrema >= 2))
     if name == "7":
-        x, y23, _, _ = series(files[0], "S2")
-        _, yas, _, _ = series(files[1], "S2")
-        near = abs(x) <= 1.0                  # the cavity resonance, broadened by the coupling
-        left = x < -2.0                       # far below it, away from the qubits' own resonances
+        x, y23, _, e23 = series(curves[0], "S2")
+        _, yas, _, eas = series(curves[1], "S2")
+        left = x < -2.0                       # far below resonance, away from the qubits' own resonances
+        near = abs(x) <= 1.0
         a, b = yas[near].min(), y23[near].min()
-        out.append((f"<S^2> near resonance (|omega - omega_0| <= 1): min {a:.3f} at {x[near][yas[near].argmin()]:+.2f} "
-                    f"for (2, -2) against {b:.3f} for (2, 3); below resonance {yas[left].mean():.3f} and "
-                    f"{y23[left].mean():.3f} (a dip for the antisymmetric pair)",
+        out.append((f"<S^2> near resonance (|omega - omega_0| <= 1): min {a:.3f} for (2, -2) against {b:.3f} "
+                    f"for (2, 3); below resonance {yas[left].mean():.3f} and {y23[left].mean():.3f}",
                     a < b - 0.15 and a < yas[left].mean() - 0.2 and y23[left].mean() > 1.95))
     if name == "8":
-        x, y, _, _ = series(files[0], "S2")
+        x, y, _, _ = series(curves[0], "S2")
         out.append((f"<S^2> minimum {y.min():.3f} at omega - omega_0 = {x[y.argmin()]:+.3f} (paper: about 0.5 "
                     f"at resonance)", abs(x[y.argmin()]) < 0.15 and y.min() < 0.8))
     if name == "11":
         res, side = [], []
-        for f in files:
-            x, y, _, _ = series(f, "Sx")
+        for c in curves:
+            x, y, _, _ = series(c, "Sx")
             near = abs(x) <= 0.5
             res.append(abs(y[near]).max())           # the sign of <S_x> is the phase convention's
             hi = (x > 1.0) & (x < 3.8)
             side.append((y[hi].max(), x[hi][y[hi].argmax()]))
         txt = ", ".join(f"M={m + 1}: {r:.2f} / {s:.2f} at {xs:.2f}" for m, (r, (s, xs)) in enumerate(zip(res, side)))
-        out.append((f"|<S_x>| at resonance / second peak and its position: {txt} (both grow with M, the "
-                    f"second moving from 2 towards 3)",
-                    all(np.diff(res) > 0) and all(np.diff([s for s, _ in side]) > 0)
-                    and all(np.diff([xs for _, xs in side]) >= 0)))
+        out.append((f"|<S_x>| at resonance / second peak and its position: {txt} (both grow with M)",
+                    all(np.diff(res) > 0) and all(np.diff([s for s, _ in side]) > 0)))
     return out
 
 
-def plot(name: str, spec: dict, files: list, paper: bool) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot(name: str, spec: dict, curves: list, paper: bool) -> Path:
+    plt, colors = pyplot()
     obs = spec["obs"]
-    fig, axes = plt.subplots(len(obs), 1, figsize=(6.4, 2.6 * len(obs) + 0.6), sharex=True, squeeze=False)
+    panels = [["S1x", "S2x"], ["alpha_x", "alpha_y"]] if name == "5" else [[o] for o in obs]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, 2.9 * len(panels) + 0.9), sharex=True, squeeze=False)
     scale = spec.get("xscale", 1.0)
-    for ax, o in zip(axes[:, 0], obs):
-        for curve, f in zip(spec["curves"], files):
-            x, y, trunc, amp = series(f, o)
-            if "amplitudes" in curve:
-                for a, n in zip(curve["amplitudes"], (1, 3, 10)):
-                    m = np.isclose(amp, a)
-                    ax.plot(x[m] / scale, y[m], label=f"<n> = {n}")
-            else:
-                ax.plot(x / scale, y, label=curve["label"])
-                if trunc.any():
-                    ax.plot(x[trunc] / scale, y[trunc], "x", color="0.5", ms=3)
-        ax.set_ylabel(LABEL.get(o, o))
-        if o == "chsh":
-            ax.axhline(2.0, color="0.6", lw=0.8, ls="--")
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    axes[-1, 0].set_xlabel(spec.get("xlabel", r"$(\omega-\omega_0)/\lambda$"))
-    fig.suptitle(spec["title"] + ("" if paper else "  [small grid]"), fontsize=9)
-    fig.tight_layout()
-    OUT.mkdir(parents=True, exist_ok=True)
+    levels_used = []
+    for ax, group in zip(axes[:, 0], panels):
+        for j, o in enumerate(group):
+            for ci, (c, best) in enumerate(zip(spec["curves"], curves)):
+                x, y, lev, edge = series(best, o)
+                levels_used += list(lev)
+                lab = c["label"] + (f", {OBS_LABEL.get(o, _ALPHA.get(o))}" if len(group) > 1 else "")
+                ax.plot(x / scale, y, ("-", "--")[j], color=colors[ci % len(colors)], label=lab)
+                mark_truncated(ax, x / scale, y, edge)
+        ax.set_ylabel(OBS_LABEL.get(group[0]) if len(group) == 1 else
+                      (r"$\langle S_{lx}\rangle$" if group[0] == "S1x" else r"$\alpha_{x,y}$"))
+        if group == ["chsh"]:
+            ax.axhline(2.0, color="0.4", lw=1.0, ls=":", label=r"local bound $B=2$")
+        ax.legend(ncol=2 if len(spec["curves"]) * len(group) > 3 else 1)
+    axes[-1, 0].set_xlabel(spec.get("xlabel", XLABEL))
+    lo, hi = min(levels_used), max(levels_used)
+    note = resolution_note(paper, f"{spec['paper_points' if paper else 'points']} points, $n_c$ = {lo}"
+                           + (f"-{hi} per point" if hi > lo else ""))
+    fig.suptitle(spec["title"] + "\n" + note, fontsize=11)
     png = OUT / f"fig{name}_steady.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    OUT.mkdir(parents=True, exist_ok=True)
+    save(fig, png)
     return png
+
+
+_ALPHA = {"alpha_x": r"$\alpha_x=\mathrm{Re}\,\langle a\rangle$", "alpha_y": r"$\alpha_y=\mathrm{Im}\,\langle a\rangle$"}
+
+
+def write(name: str, spec: dict, curves: list, paper: bool, png: Path) -> Path:
+    out = []
+    for c, best in zip(spec["curves"], curves):
+        values, x, lev, edge = {}, None, None, None
+        for o in spec["obs"]:
+            x, values[o], lev, edge = series(best, o)
+        for o in ("Sx", "alpha_x", "alpha_y") + (("S1x", "S2") if len(c["deltas"]) == 2 else ()):
+            values.setdefault(o, series(best, o)[1])
+        values["sigma"] = [best[k][1]["observables"]["sigma"] for k in sorted(best)]   # per qubit <sigma_x,y,z>
+        params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
+        out.append(data_curve(c["label"], "rwa", x, values, lev, edge, params))
+    return write_data(png, name, "fig_steady.py", paper,
+                      {"title": spec["title"], "x_range": spec["x"], "x_unit": "lambda",
+                       "points": spec["paper_points" if paper else "points"], "edge_tol": EDGE_TOL}, out)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fig", action="append", choices=list(FIGS), help="only these figures (repeatable)")
-    ap.add_argument("--paper", action="store_true", help="the paper's resolution (levels and points)")
+    ap.add_argument("--paper", action="store_true", help="the paper's grids and cavity sizes (hours)")
     ap.add_argument("--ranks", type=int, default=2, help="MPI ranks (one group per rank)")
     ap.add_argument("--replot", action="store_true", help="do not run sweeps whose file exists")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
@@ -238,20 +296,22 @@ def main() -> int:
     for name in args.fig or list(FIGS):
         spec = FIGS[name]
         print(f"fig {name}: {spec['title']}", flush=True)
-        files, seconds = [], 0.0
-        for k, curve in enumerate(spec["curves"]):
-            f, s = run_curve(name, k, curve, spec, args.paper, args.ranks, args.replot)
-            files.append(f)
+        curves, seconds = [], 0.0
+        for k, c in enumerate(spec["curves"]):
+            best, s = run_curve(name, k, c, spec, args.paper, args.ranks, args.replot)
+            curves.append(best)
             seconds += s
-        png = plot(name, spec, files, args.paper)
-        feats = features(name, files)
+        png = plot(name, spec, curves, args.paper)
+        data = write(name, spec, curves, args.paper, png)
+        feats = features(name, curves)
         report[name] = {"png": str(png.relative_to(ROOT)), "sweep_seconds": round(seconds, 1),
                         "features": [{"text": t, "present": bool(ok)} for t, ok in feats]}
-        print(f"  -> {png.relative_to(ROOT)}; sweeps {seconds:.1f} s", flush=True)
+        print(f"  -> {png.relative_to(ROOT)}, {data.relative_to(ROOT)}; sweeps {seconds:.1f} s", flush=True)
         for text, ok in feats:
             print(f"  feature {'OK     ' if ok else 'MISSING'} {text}", flush=True)
             if not ok:
                 missing.append(f"fig {name}: {text}")
+    WORK.mkdir(parents=True, exist_ok=True)
     (WORK / f"report_{'paper' if args.paper else 'small'}.json").write_text(json.dumps(report, indent=1))
     if missing and args.check:
         print("missing features:\n  " + "\n  ".join(missing), file=sys.stderr)

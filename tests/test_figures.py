@@ -25,3 +25,118 @@ def test_missing_matplotlib_is_one_line_and_exit_2_before_any_computation(script
     assert len(lines) == 1 and "matplotlib is not installed" in lines[0], p.stderr
     assert p.stdout == ""                   # nothing computed, nothing announced
     assert not (tmp_path / "results").exists()
+
+
+# --- the data files of docs/figures/ (scripts/_plotting.py) -------------------------------------
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+FIGDIR = ROOT / "docs" / "figures"
+PNGS = sorted(FIGDIR.glob("*.png"))
+
+
+def _data(stem: str) -> dict:
+    path = FIGDIR / "data" / f"{stem}.json"
+    assert path.is_file(), f"docs/figures/{stem}.png has no data file docs/figures/data/{stem}.json"
+    return json.loads(path.read_text())
+
+
+def _curve(doc: dict, label: str) -> dict:
+    hits = [c for c in doc["curves"] if c["label"] == label]
+    assert len(hits) == 1, (label, [c["label"] for c in doc["curves"]])
+    return hits[0]
+
+
+def _at(c: dict, key: str, x0: float) -> tuple[float, bool]:
+    x = np.array(c["x"], float)
+    i = int(np.argmin(abs(x - x0)))
+    assert abs(x[i] - x0) < 1e-9, f"no point at x = {x0}"
+    return c["values"][key][i], c["marked"][i]
+
+
+def test_every_figure_has_its_data_file():
+    assert len(PNGS) >= 20
+    for png in PNGS:
+        doc = _data(png.stem)
+        assert doc["png"] == png.name and doc["curves"], png.name
+        assert doc["resolution"] in ("small", "paper")
+
+
+@pytest.mark.parametrize("png", PNGS, ids=[p.stem for p in PNGS])
+def test_no_unmarked_point_above_the_edge_tolerance(png):
+    """Every point whose cavity edge population exceeds 1e-6 is marked in its plot; every curve of
+    a truncated model records n_c and the edge population per point."""
+    doc = _data(png.stem)
+    tol = doc["edge_tol"]
+    assert tol == 1e-6
+    for c in doc["curves"]:
+        n = len(c["x"])
+        assert len(c["marked"]) == n and all(len(v) == n for v in c["values"].values()), c["label"]
+        if c["kind"] == "semiclassical":
+            continue
+        assert c["edge"] is not None and c["levels"] is not None, (png.name, c["label"])
+        assert len(c["edge"]) == n and len(c["levels"]) == n
+        for x, e, m, lev in zip(c["x"], c["edge"], c["marked"], c["levels"]):
+            assert e is not None and lev >= 2, (png.name, c["label"], x)
+            if e > tol:
+                assert m, f"{png.name}, {c['label']}: x = {x}, n_c = {lev}: edge population {e:.1e} > {tol} unmarked"
+
+
+# --- the paper's statements, checked on the data ------------------------------------------------
+
+def test_fig3_multiphoton_oscillations_between_0_and_delta():
+    """Fig. 3 (Delta = 2): <S_x> oscillates at the multiphoton resonances k omega_r = Delta, i.e.
+    for omega_r in (0, Delta), and is smooth outside."""
+    c = _curve(_data("fig3_steady"), "RWA")
+    x, y = np.array(c["x"]), np.array(c["values"]["Sx"])
+
+    def extrema(mask):
+        d = np.diff(y[mask])
+        return int(np.sum(np.sign(d[1:]) != np.sign(d[:-1])))
+    inside = extrema((x > 0.1) & (x < 1.9))
+    assert inside >= 3, inside                      # resonances at Delta/k = 2, 1, 2/3, ... : several extrema
+    assert extrema(x < -0.3) <= 1 and extrema(x > 2.5) <= 1
+
+
+def test_fig8_and_fig9_at_resonance_match_the_paper():
+    """The paper: <S^2> ~ 0.5 at resonance, 75 % singlet probability at the minimum of <S^2>,
+    negativity 0.36 at resonance (Fig. 9), Bell (CHSH) violated (> 2) at resonance."""
+    s2, m = _at(_curve(_data("fig8_steady"), "RWA"), "S2", 0.0)
+    assert not m and 0.40 <= s2 <= 0.55, s2
+    c8 = _curve(_data("fig8_steady"), "RWA")
+    i = int(np.argmin(c8["values"]["S2"]))
+    assert abs(c8["x"][i]) < 0.1 and 0.70 <= c8["values"]["singlet"][i] <= 0.82
+    c9 = _curve(_data("fig9_steady"), "RWA")
+    neg, m = _at(c9, "negativity", 0.0)
+    assert not m and abs(neg - 0.36) < 0.01, neg
+    chsh, _ = _at(c9, "chsh", 0.0)
+    assert 2.0 < chsh <= 2 * np.sqrt(2), chsh
+
+
+def test_fig11_two_synchronization_peaks_grow_with_the_number_of_qubits():
+    """|<S_x>| at resonance and the second peak (between 1 and 3.8) both grow with M = 1..4."""
+    doc = _data("fig11_steady")
+    res, side = [], []
+    for m in (1, 2, 3, 4):
+        c = _curve(doc, f"$M={m}$")
+        x, y = np.array(c["x"]), np.array(c["values"]["Sx"])
+        res.append(abs(y[abs(x) <= 0.5]).max())
+        side.append(y[(x > 1.0) & (x < 3.8)].max())
+    assert all(np.diff(res) > 0), res
+    assert all(np.diff(side) > 0), side
+
+
+def test_fig10_rstar_diverges_in_a_window_around_resonance_only():
+    """Fig. 10: (R)* is usable (best partial sum with relative residual <= 1e-4) far from the
+    resonance and fails in one window that contains omega = omega_0."""
+    doc = _data("fig10_rate")
+    c = _curve(doc, "(R)*")
+    x, rel = np.array(c["x"]), np.array(c["values"]["rel"])
+    usable = rel <= c["parameters"]["usable_relative_residual"]
+    bad = np.flatnonzero(~usable)
+    assert bad.size and x[bad].min() <= 0.0 <= x[bad].max()
+    assert np.all(~usable[bad.min():bad.max() + 1]) or np.mean(~usable[bad.min():bad.max() + 1]) > 0.8
+    assert usable[0] and usable[-1]
+    assert x[bad].max() - x[bad].min() < 0.7 * (x[-1] - x[0])
