@@ -179,7 +179,12 @@ def plot_fig1(d, plt):
                           extent=[det[0], det[-1], -0.5, img.shape[0] - 0.5], cmap="viridis")
             s = r"\downarrow" if key == "P_minus" else r"\uparrow"
             ax.set_title(f"{label}: spin ${s}$")
-            fig.colorbar(m, ax=ax, label=rf"$|\rho(n,{s};n,{s})|$ (log scale, floor $10^{{-8}}$)")
+            fig.colorbar(m, ax=ax, label=rf"$|\rho(n,{s};n,{s})|$ (log, floor $10^{{-8}}$)")
+            bad = np.array([p["edge_population"] for p in pts]) > EDGE_TOL
+            if bad.any():
+                ax.plot(det[bad], np.full(bad.sum(), img.shape[0] - 1.5), "v", mfc="none", mec="tab:red", ms=8,
+                        mew=1.5, label=TRUNC_LABEL)
+                ax.legend(loc="upper right", fontsize=8)
     for ax in axs[1]:
         ax.set_xlabel(XL)
     for ax in axs[:, 0]:

@@ -40,18 +40,18 @@ from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_tr
 USABLE = 1e-4   # a series' best partial sum is drawn as a curve where its relative residual is below this
 
 FIGS = {
-    3: dict(title="Fig. 3: RWA vs (R), (R)*  (F = 1, gamma = gamma_s = 0.3)", xrange=(-4.0, 4.0),
+    3: dict(title=r"Fig. 3: RWA vs (R), (R)*; $\Delta=2$, $F=1$, $\gamma=\gamma_s=0.3$", xrange=(-4.0, 4.0),
             levels=60, full_levels=100, cap=120, full_cap=160, points=81, full_points=321, series=("rate", "rate*"),
             curves=[dict(label="", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3)], obs=("Sx",)),
-    4: dict(title="Fig. 4: RWA vs (R)  (gamma = gamma_s = 0.005)", xrange=(-4.0, 4.0),
+    4: dict(title=r"Fig. 4: RWA vs (R); $\Delta=2$, $\gamma=\gamma_s=0.005$", xrange=(-4.0, 4.0),
             levels=30, full_levels=60, cap=60, full_cap=90, points=161, full_points=801, series=("rate",),
             curves=[dict(label="$F=0.1$", deltas=[2.0], F=0.1, gamma=0.005, gamma_s=0.005),
                     dict(label="$F=0.2$", deltas=[2.0], F=0.2, gamma=0.005, gamma_s=0.005)], obs=("Sx",)),
-    10: dict(title="Fig. 10: RWA vs (R), (R)*  (Fig. 8: Delta = +-1, F = 0.25)", xrange=(-3.0, 3.0),
+    10: dict(title=r"Fig. 10: RWA vs (R), (R)*; Fig. 8: $\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$", xrange=(-3.0, 3.0),
              levels=16, full_levels=30, cap=40, full_cap=45, points=81, full_points=241, series=("rate", "rate*"),
              curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)],
              obs=("S1x", "S2")),
-    12: dict(title="Fig. 12: RWA vs (R)*  (Delta_l = 1, 1.5, 2, 2.5, F = 0.77, gamma = gamma_s = 0.2)",
+    12: dict(title=r"Fig. 12: RWA vs (R)*; $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$",
              xrange=(-3.0, 5.0), levels=30, full_levels=100, cap=60, full_cap=150, points=61, full_points=241,
              series=("rate*",),
              curves=[dict(label=f"$M={m}$", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2,
@@ -137,7 +137,7 @@ def compute(fig: int, spec: dict, levels: int, cap: int, points: int, exact_meth
 def plot(fig: int, spec: dict, data: dict, out: Path, paper: bool) -> None:
     plt, colors = pyplot()
     obs = [o for o in spec["obs"] if f"exact_{o}_0" in data]
-    figure, axes = plt.subplots(1, len(obs), figsize=(6.4 * len(obs), 4.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(obs), figsize=(max(8.0, 6.4 * len(obs)), 5.6), squeeze=False)
     x = data["x"]
     styles = {"rate": ("--", "(R)", "x", 1), "ratestar": (":", "(R)*", "+", 2)}
     single = int(data["ncurves"]) == 1
@@ -164,11 +164,12 @@ def plot(fig: int, spec: dict, data: dict, out: Path, paper: bool) -> None:
         lo, hi = np.nanmin(exact), np.nanmax(exact)
         pad = 0.25 * (hi - lo + 1e-3)
         ax.set_ylim(lo - pad, hi + pad)   # diverged partial sums may run off the scale
-        ax.legend(ncol=2)
+        ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     lev = np.concatenate([data[f"levels_{ci}"] for ci in range(int(data["ncurves"]))])
-    figure.suptitle(spec["title"] + "\n" + resolution_note(
-        paper, f"{len(x)} points, $n_c$ = {lev.min()}-{lev.max()} per point; series drawn where their "
-        f"relative residual is $\\leq 10^{{-4}}$"), fontsize=11)
+    nc = f"{lev.min()}" if lev.min() == lev.max() else f"{lev.min()}-{lev.max()} per point"
+    figure.suptitle(spec["title"] + "\n" + resolution_note(paper, f"{len(x)} points, $n_c$ = {nc}") +
+                    "; series drawn where the relative residual\nof their best partial sum is $\\leq 10^{-4}$",
+                    fontsize=10)
     save(figure, out)
 
 

