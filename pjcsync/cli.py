@@ -3,12 +3,17 @@
     pjcsync info   CONFIG [--set section.key=value ...] [--json] [--force]
     pjcsync steady CONFIG [--set ...] [--json] [--force] [--out FILE [--save-rho]] [PETSc options]
     pjcsync show   FILE [--json]
-    pjcsync evolve CONFIG [--set ...] [--json] [--resume] [--out FILE.json] [--save-state FILE.npy] [PETSc options]
-    pjcsync rate   CONFIG [--star] [--set ...] [--json]
-    pjcsync semiclassical CONFIG [--set semiclassical.sweep=[...] ...] [--json]
-    pjcsync gap    CONFIG [--set gap.nev=N ...] [--json] [PETSc/SLEPc options: -eps_*, -st_*]
-    pjcsync sweep  CONFIG [--out FILE] [--groups K] [--task i/n] [--resume | --overwrite] [--json]
+    pjcsync evolve CONFIG [--set ...] [--json] [--resume] [--out FILE] [--save-state FILE.npy] [PETSc options]
+    pjcsync rate   CONFIG [--star] [--set ...] [--json] [--out FILE]
+    pjcsync semiclassical CONFIG [--set semiclassical.sweep=[...] ...] [--json] [--out FILE]
+    pjcsync gap    CONFIG [--set gap.nev=N ...] [--json] [--out FILE] [PETSc/SLEPc options: -eps_*, -st_*]
+    pjcsync sweep  CONFIG [--out FILE] [--groups K] [--task i/n] [--resume | --overwrite] [--save-rho] [--json]
     pjcsync merge  OUT [INPUT ...] [--partial]
+
+Every ``--out FILE`` is the same self-describing HDF5 results format (:mod:`pjcsync.results`),
+read by ``pjcsync show``; an existing FILE is refused unless ``--overwrite`` (sweep: ``--resume``
+or ``--overwrite``), every output is checked before any work, and a run holds an exclusive lock on
+its outputs (:mod:`pjcsync.outputs`).
 
 Options that start with a single dash and a letter (``-ksp_type gmres``, ``-log_view``) are
 PETSc options and go to the options database.  Exit status: 0 success, 1 a failed computation
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .config import ConfigError, load_config
@@ -47,6 +53,30 @@ def split_petsc_options(argv: list[str]) -> tuple[list[str], list[str]]:
     return ours, petsc
 
 
+def _env_rank() -> int:
+    """This process's MPI rank from the launcher's environment (before MPI is initialized)."""
+    for var in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one error line (rank 0 only) and exit status 2."""
+
+    def error(self, message):
+        if _env_rank() == 0:
+            sys.stderr.write(f"pjcsync: error: {message} (see {self.prog} --help)\n")
+            sys.stderr.flush()
+        sys.exit(EXIT_USAGE)
+
+
+def _add_out(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", metavar="FILE", help=f"write {what} to an HDF5 results file (see pjcsync show)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out FILE")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="TOML configuration file")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -57,7 +87,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pjcsync",
         description="Distributed Lindblad solver for a driven cavity coupled to qubits "
                     "(Chepelianskii & Shepelyansky, Entropy 26, 415 (2024)). "
@@ -67,25 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p = sub.add_parser("steady", help="RWA steady state (eq. 7) and its observables")
     _add_common(p)
-    p.add_argument("--out", metavar="FILE", help="write an HDF5 results file (see pjcsync show)")
+    _add_out(p, "the steady state's observables")
     p.add_argument("--save-rho", action="store_true", help="also store the full rho in --out FILE")
     p = sub.add_parser("rate", help="rate-equation series (R) or (R)* (eqs. 19-30): observables, "
                                     "residual per order; exit 1 if the series diverges")
     _add_common(p)
     p.add_argument("--star", action="store_true", help="the resummed series (R)* of eqs. 28-30")
+    _add_out(p, "the series and observables")
     p = sub.add_parser("evolve", help="time evolution with PETSc TS ([evolve]): RWA or the full lab-frame "
                                       "model, observables at each output, checkpoints")
     _add_common(p)
     p.add_argument("--resume", action="store_true",
-                   help="continue from the last checkpoint ([evolve] checkpoint)")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+                   help="continue from the last checkpoint ([evolve] checkpoint, which must be set)")
+    _add_out(p, "the records and final state's observables (and --save-state FILE.npy)")
     p.add_argument("--save-state", metavar="FILE.npy", help="write the final rho (N x N, rotating frame "
                    "for frame = 'lab') to an .npy file")
     p = sub.add_parser("semiclassical", help="minima of the semiclassical functional S (eqs. 31, 41) for "
                                              "any M, bistability, error bound epsilon/|lambda_1|")
     _add_common(p)
+    _add_out(p, "the minima")
     p = sub.add_parser("gap", help="slowest nonzero eigenvalues of L (SLEPc shift-and-invert) with residuals")
     _add_common(p)
+    _add_out(p, "the eigenvalues")
     p = sub.add_parser("sweep", help="steady states over the [sweep] grid: warm starts, --groups of ranks, "
                                      "array tasks, --resume; one HDF5 file of points")
     _add_common(p)
@@ -98,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set); writes STEM.task-i-of-n.h5")
     p.add_argument("--resume", action="store_true", help="keep the points already written, compute the rest")
     p.add_argument("--overwrite", action="store_true", help="discard an earlier run's file and points")
+    p.add_argument("--save-rho", action="store_true", help="also store each point's full rho in the file")
     p = sub.add_parser("merge", help="join the files of a sweep's array tasks (or an interrupted run's "
                                      "FILE.parts) into one results file")
     p.add_argument("out", help="merged results file to write")
@@ -146,7 +180,6 @@ def cmd_steady(args, cfg) -> dict:
     from .parallel import RowLayout
     from .sweep import solve_point
     model = Model.from_config(cfg)
-    _check_out_option(args)
     check_fits(estimate(model, cfg["solver"]), args.force)
     layout = RowLayout.create(model.N)
     state, obs, warnings = solve_point(model, cfg, layout, force=args.force,
@@ -168,19 +201,6 @@ def cmd_steady(args, cfg) -> dict:
     for w in warnings:
         _emit_err(f"pjcsync: warning: {w}")
     return out
-
-
-def _check_out_option(args) -> None:
-    """``--out``/``--save-rho`` mistakes are input errors, found before any computation."""
-    from .parallel import InputError
-    from .results import ResultsFileError, check_writable
-    if getattr(args, "save_rho", False) and not getattr(args, "out", None):
-        raise InputError("--save-rho needs --out FILE")
-    if getattr(args, "out", None):
-        try:
-            check_writable(args.out)
-        except ResultsFileError as exc:
-            raise InputError(str(exc)) from None
 
 
 def cmd_show(args, cfg=None) -> dict:
@@ -211,19 +231,54 @@ def cmd_show(args, cfg=None) -> dict:
         return data
     if args.json:
         _emit_json(data)
-    else:
+    elif data["kind"] in ("steady", "points"):
         _emit(format_results_file(args.file, data))
+    else:
+        _emit(_header_lines(args.file, data) + "\n" + format_other(data))
     return data
+
+
+def format_other(data: dict) -> str:
+    """The table a command prints, for a results file of kind evolve, rate, gap, semiclassical."""
+    from .config import validate
+    from .model import Model
+    kind = data["kind"]
+    try:
+        if kind == "gap":
+            from .gap import format_table
+            return format_table(data)
+        model = Model.from_config(validate(data["config"]))
+        if kind == "semiclassical":
+            from .semiclassical import format_table
+            return format_table(model, data)
+        if kind == "rate":
+            return format_rate(model, data)
+        if kind == "evolve":
+            lines = [f"evolve  N = {model.N}  frame = {data['config']['evolve']['frame']}  "
+                     f"omega - omega_0 = {model.drive_detuning:g}",
+                     f"{'t':>12} {'periods':>10} {'<n>':>12} {'Sx_rot':>12} {'Sy_rot':>12} {'Sz':>12}"]
+            for rec in data["records"]:
+                lines.append(f"{rec['t']:12.6g} {rec.get('periods') or float('nan'):10.4g} {rec['n']:12.8g} "
+                             f"{rec['Sx_rot']:12.8g} {rec['Sy_rot']:12.8g} {rec['Sz']:12.8g}")
+            return "\n".join(lines)
+    except (KeyError, TypeError, ValueError, IndexError):
+        pass
+    return json.dumps({k: v for k, v in data.items() if k not in ("versions", "command")},
+                      default=_json_default)
+
+
+def _header_lines(path: str, data: dict) -> str:
+    v = data.get("versions", {})
+    return (f"{path}: pjcsync results (format {data['format_version']}, {data['kind']}), "
+            f"written {data['created']} by pjcsync {v.get('pjcsync', '?')} on {data['ranks']} rank(s)\n"
+            f"  PETSc {v.get('petsc', '?')}, SLEPc {v.get('slepc', '?')}, {v.get('mpi', 'MPI ?').split(',')[0]}, "
+            f"HDF5 {v.get('hdf5', '?')} (h5py {v.get('h5py', '?')})")
 
 
 def format_results_file(path: str, data: dict) -> str:
     from .config import validate
     from .model import Model
-    v = data.get("versions", {})
-    lines = [f"{path}: pjcsync results (format {data['format_version']}, {data['kind']}), "
-             f"written {data['created']} by pjcsync {v.get('pjcsync', '?')} on {data['ranks']} rank(s)",
-             f"  PETSc {v.get('petsc', '?')}, SLEPc {v.get('slepc', '?')}, {v.get('mpi', 'MPI ?').split(',')[0]}, "
-             f"HDF5 {v.get('hdf5', '?')} (h5py {v.get('h5py', '?')})"]
+    lines = _header_lines(path, data).split("\n")
     points = data["points"] if data["kind"] == "points" else [data]
     for k, point in enumerate(points):
         if data["kind"] == "points":
@@ -290,28 +345,50 @@ def cmd_rate(args, cfg) -> dict:
     solver = {k: v for k, v in info.items() if k not in keys}
     solver.update(ranks=layout.comm.Get_size(), residual=info["best_residual"])
     out = {"observables": obs, "series": series, "solver": solver, "config": cfg}
-    if args.json:
-        _emit_json(out)
-    else:
-        deg = series["near_degenerate"]
-        _emit("\n".join(
-            [f"rate series {info['method']}  N = {model.N}  omega - omega_0 = {model.drive_detuning:g}: "
-             f"{series['status']} ({series['stop_reason']}), best order {series['best_order']}",
-             "  order  ||L rho||_F   relative"]
-            + [f"  {j:5d}  {r:.3e}   {q:.2e}" for j, r, q in
-               zip(series["orders"], series["residuals"], series["relative_residuals"])]
-            + [f"  smallest level gap {deg['min_gap']:.3g}; {deg['below_damping']} pairs closer than "
-               f"the damping {deg['max_rate']:.3g}; {deg['count']} near-degenerate pairs skipped",
-               f"  <n> {obs['n']:.10g}   <a> {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
-               f"  Sx, Sy, Sz  {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"]))
+    if args.out and series["status"] == "converged":     # a diverged series: no result file
+        _write_result(args, "rate", out)
+    _emit_json(out) if args.json else _emit(format_rate(model, out))
     if series["status"] != "converged":
         raise PjcsyncError(_diverged_message(info), collective=True)
     return out
 
 
+def format_rate(model, out: dict) -> str:
+    series, obs, solver = out["series"], out["observables"], out["solver"]
+    deg = series["near_degenerate"]
+    return "\n".join(
+        [f"rate series {solver['method']}  N = {model.N}  omega - omega_0 = {model.drive_detuning:g}: "
+         f"{series['status']} ({series['stop_reason']}), best order {series['best_order']}",
+         "  order  ||L rho||_F   relative"]
+        + [f"  {j:5d}  {r:.3e}   {q:.2e}" for j, r, q in
+           zip(series["orders"], series["residuals"], series["relative_residuals"])]
+        + [f"  smallest level gap {deg['min_gap']:.3g}; {deg['below_damping']} pairs closer than "
+           f"the damping {deg['max_rate']:.3g}; {deg['count']} near-degenerate pairs skipped",
+           f"  <n> {obs['n']:.10g}   <a> {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
+           f"  Sx, Sy, Sz  {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"])
+
+
+def _write_result(args, kind: str, out: dict) -> None:
+    """``--out FILE`` of evolve, rate, gap, semiclassical: rank 0 writes
+    (:func:`pjcsync.results.write_result`); a failure ends every rank with one line, exit 1."""
+    from mpi4py import MPI
+    from .parallel import PjcsyncError
+    from .results import ResultsFileError, software_versions, write_result
+    comm = MPI.COMM_WORLD
+    versions = software_versions()          # on every rank: importing SLEPc may be collective
+    err = None
+    if comm.Get_rank() == 0:
+        try:
+            write_result(args.out, kind, out, ranks=comm.Get_size(), command=sys.argv, versions=versions)
+        except ResultsFileError as exc:
+            err = str(exc)
+    err = comm.bcast(err, root=0)
+    if err:
+        raise PjcsyncError(err, collective=True)
+
+
 def cmd_evolve(args, cfg) -> dict:
     """``pjcsync evolve``: integrate ``[evolve]`` (see :mod:`pjcsync.evolve`); records at each output."""
-    import os
     import numpy as np
     from .model import Model
     from .memory import estimate, check_fits
@@ -351,11 +428,8 @@ def cmd_evolve(args, cfg) -> dict:
            "statistics": result.statistics, "final": final, "config": cfg}
     if args.save_state:
         ev.write_checkpoint_array(args.save_state, layout, result.rows_in("rotating"))
-    if args.out and layout.comm.Get_rank() == 0:
-        tmp = f"{args.out}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(out, f, default=_json_default)
-        os.replace(tmp, args.out)
+    if args.out:
+        _write_result(args, "evolve", out)
     if args.json:
         _emit_json(out)
     else:
@@ -377,6 +451,8 @@ def cmd_semiclassical(args, cfg) -> dict:
         check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
     out = sc.run(model, cfg, MPI.COMM_WORLD)
     out["config"] = cfg
+    if args.out:
+        _write_result(args, "semiclassical", out)
     _emit_json(out) if args.json else _emit(sc.format_table(model, out))
     return out
 
@@ -391,6 +467,8 @@ def cmd_gap(args, cfg) -> dict:
     check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
     out = gap.liouvillian_gap(model, cfg["gap"], RowLayout.create(model.N))
     out["config"] = cfg
+    if args.out:
+        _write_result(args, "gap", out)
     _emit_json(out) if args.json else _emit(gap.format_table(out))
     return out
 
@@ -402,14 +480,11 @@ def cmd_sweep(args, cfg) -> dict:
     from pathlib import Path
     from .parallel import PjcsyncError
     from . import sweep as sw
-    if args.resume and args.overwrite:
-        from .parallel import InputError
-        raise InputError("--resume and --overwrite exclude each other")
     out = args.out or Path(args.config).with_suffix(".h5").name
     task = sw.parse_task(args.task)
     res = sw.run_sweep(cfg, out, groups=args.groups, task=task, resume=args.resume,
                        overwrite=args.overwrite, force=args.force, command=sys.argv,
-                       log=_emit_err)
+                       log=_emit_err, save_rho=args.save_rho)
     s = res["summary"]
     if res["points"] is not None:
         if args.json:
@@ -491,11 +566,112 @@ def _emit_json(obj: dict) -> None:
     _emit(json.dumps(obj, default=_json_default))
 
 
+def _agree(fn, comm):
+    """Run ``fn()`` on rank 0 only and give every rank its result, or raise its error
+    (ConfigError / InputError: exit 2) on every rank alike."""
+    from .parallel import InputError
+    res, err = None, None
+    if comm.Get_rank() == 0:
+        try:
+            res = fn()
+        except ConfigError as exc:
+            err = ("config", str(exc))
+        except InputError as exc:
+            err = ("input", str(exc))
+    if comm.Get_size() > 1:
+        res, err = comm.bcast((res, err) if comm.Get_rank() == 0 else None, root=0)
+    if err:
+        raise (ConfigError if err[0] == "config" else InputError)(err[1])
+    return res
+
+
+def _same_arguments(ours: list[str], comm) -> None:
+    """Every rank must run the same command (an MPMD launch with different arguments is refused)."""
+    from .parallel import InputError
+    if comm.Get_size() == 1:
+        return
+    every = comm.allgather(ours)
+    for r, other in enumerate(every):
+        if other != every[0]:
+            raise InputError(f"the ranks were started with different arguments (rank 0: "
+                             f"{' '.join(every[0])!r}, rank {r}: {' '.join(other)!r})")
+
+
+def sweep_target(args):
+    """The file a ``sweep`` run writes: ``--out`` (default CONFIG's stem .h5 here), or its array
+    task's ``STEM.task-i-of-n.h5``."""
+    from pathlib import Path
+    from . import sweep as sw
+    out = args.out or Path(args.config).with_suffix(".h5").name
+    ti, tn = sw.parse_task(args.task)
+    return Path(out) if tn == 1 else sw.task_path(out, ti, tn)
+
+
+_KEEP_GUESS = ("identity", "ground", "rate")
+
+
+_LOCKS: list = []      # rank 0's output locks, held until main() returns
+
+
+def _claim(args, cfg) -> None:
+    """Rank 0: check every output of this command and lock it (:mod:`pjcsync.outputs`)."""
+    from .outputs import claim_outputs
+    from .parallel import InputError
+    inputs, outputs = [], []
+    cmd = args.command
+    if "config" in vars(args):
+        inputs.append(("configuration", args.config))
+    if cfg is not None:
+        guess = cfg["solver"]["initial_guess"]
+        if guess not in _KEEP_GUESS:
+            inputs.append(("initial guess ([solver] initial_guess)", guess))
+        init = cfg["evolve"]["initial"]
+        if cmd == "evolve" and init not in ("ground", "steady"):
+            inputs.append(("initial state ([evolve] initial)", init))
+    if getattr(args, "save_rho", False) and cmd == "steady" and not args.out:
+        raise InputError("--save-rho needs --out FILE")
+    if cmd in ("steady", "rate", "evolve", "gap", "semiclassical") and args.out:
+        if str(args.out).endswith(".json"):
+            raise InputError(f"--out {args.out!r}: --out writes an HDF5 results file (use a name "
+                             f"ending in .h5; --json prints JSON to stdout)")
+        outputs.append(("--out", args.out, args.overwrite))
+    if cmd == "evolve":
+        if args.save_state:
+            outputs.append(("--save-state", args.save_state, args.overwrite))
+        if args.resume and not cfg["evolve"]["checkpoint"]:
+            raise InputError("--resume continues from a checkpoint, but none is configured: set "
+                             "[evolve] checkpoint = \"PREFIX\" (and checkpoint_every)")
+        if cfg["evolve"]["checkpoint"]:
+            outputs.append(("[evolve] checkpoint", cfg["evolve"]["checkpoint"] + ".json", None))
+    if cmd == "sweep":
+        if args.resume and args.overwrite:
+            raise InputError("--resume and --overwrite exclude each other")
+        outputs.append(("sweep output", sweep_target(args), None))
+    if cmd == "merge":
+        inputs += [("merge input", x) for x in args.inputs]
+        outputs.append(("merge output", args.out, None))
+    _LOCKS.extend(claim_outputs(outputs, inputs))
+
+
+def _warn_unused_options(petsc_args: list[str]) -> None:
+    from .petsc_options import unused_options
+    if not petsc_args:
+        return
+    left = unused_options()
+    if left:
+        _emit_err(f"pjcsync: warning: PETSc option(s) {', '.join(left)} were not used (misspelt, or "
+                  f"not read by this command and method)")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, petsc_args = split_petsc_options(argv)
     parser = build_parser()
-    args = parser.parse_args(ours)   # argparse exits with status 2 on bad arguments
+    args = parser.parse_args(ours)   # one line, exit status 2 on bad arguments
 
     import petsc4py
     petsc4py.init([sys.argv[0]] + petsc_args)
@@ -503,15 +679,22 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `pjcsync show f | head` ends quietly
     from mpi4py import MPI
+    from .outputs import release
     from .parallel import InputError, PjcsyncError, abort_on_error, debug_enabled
+    from .petsc_options import check_types, error_line
 
     comm = MPI.COMM_WORLD
     try:
-        cfg = load_config(args.config, args.set) if "config" in vars(args) else None   # show: no config
+        _same_arguments(ours, comm)
+        # the configuration is read and validated on rank 0 only (a node-local path), then shared
+        cfg = _agree(lambda: load_config(args.config, args.set), comm) if "config" in vars(args) else None
+        check_types()                    # the same options on every rank: the same answer
+        _agree(lambda: _claim(args, cfg), comm)     # outputs checked and locked (rank 0)
         COMMANDS[args.command](args, cfg)
+        _warn_unused_options(petsc_args)
     except (ConfigError, InputError) as exc:
         # raised identically on every rank (same inputs): report once, exit 2 everywhere
-        _emit_err(f"pjcsync: error: {exc}")
+        _emit_err(f"pjcsync: error: {_one_line(str(exc))}")
         return EXIT_USAGE
     except PjcsyncError as exc:
         if debug_enabled():
@@ -519,14 +702,23 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(exc, "collective", False):
             _emit_err(f"pjcsync: error: {exc}")
             return EXIT_FAILURE
-        abort_on_error(exc, comm)
+        abort_on_error(PjcsyncError(_one_line(str(exc))), comm)
     except KeyboardInterrupt:
         abort_on_error(RuntimeError("interrupted"), comm)
+    except PETSc.Error as exc:
+        if debug_enabled():
+            import traceback
+            traceback.print_exc()
+        abort_on_error(RuntimeError(error_line(exc)), comm)
     except Exception as exc:  # an unexpected failure on this rank: end the whole job
         if debug_enabled():
             import traceback
             traceback.print_exc()
-        abort_on_error(RuntimeError(f"{type(exc).__name__}: {exc} (PJCSYNC_DEBUG=1 shows the traceback)"), comm)
+        abort_on_error(RuntimeError(f"{type(exc).__name__}: {_one_line(str(exc))} "
+                                    f"(PJCSYNC_DEBUG=1 shows the traceback)"), comm)
+    finally:
+        release(_LOCKS)
+        _LOCKS.clear()
     return 0
 
 

@@ -54,6 +54,13 @@ class Key:
 
 REQUIRED = object()
 
+MAX_MAGNITUDE = 1e12      # larger numbers overflow the double-precision products of the solvers
+MAX_ENTRIES = 2 ** 62     # N^2 = (n_c 2^M)^2 above this cannot even be indexed
+
+
+def _below_one(v) -> str | None:
+    return f"must be below 1 (a relative tolerance), got {v:g}" if v >= 1 else None
+
 NONNEG = 0.0
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -87,7 +94,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "solver": {
         "method": Key("str", "auto", "steady-state method",
                       choices=("auto", "direct", "krylov", "sylvester", "rate", "rate*")),
-        "rtol": Key("float", 1e-10, "target relative residual ||L rho|| / ||L|| ||rho||", minimum=0.0),
+        "rtol": Key("float", 1e-10, "target relative residual ||L rho|| / ||L|| ||rho||", minimum=0.0,
+                    check=_below_one),
         "max_iterations": Key("int", 1000, "iteration limit of iterative methods", minimum=1),
         "initial_guess": Key("str", "identity", "'identity', 'ground', 'rate', or a results file"),
         "operator": Key("str", "auto", "how L is applied: 'auto' (matrix-free for krylov and "
@@ -181,7 +189,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       "smallest nonzero decay rate)",
                       check=lambda v: "must not be 0: 0 is the steady state's eigenvalue and L - 0 I is "
                                       "singular; use a small nonzero target" if v == 0 else None),
-        "tol": Key("float", 1e-10, "SLEPc convergence tolerance", minimum=0.0),
+        "tol": Key("float", 1e-10, "SLEPc convergence tolerance", minimum=0.0, check=_below_one),
         "max_iterations": Key("int", 200, "SLEPc restart limit", minimum=1),
         "deflate": Key("bool", True, "exclude the steady state's eigenvalue 0 exactly (deflation "
                        "space vec(I): the eigenvectors of nonzero eigenvalues are traceless)"),
@@ -227,6 +235,9 @@ def _coerce(section: str, name: str, key: Key, value: Any) -> Any:
     for v in values:
         if isinstance(v, float) and not math.isfinite(v):
             raise ConfigError(f"{where} must be finite, got {v}")
+        if _is_number(v) and abs(v) > MAX_MAGNITUDE:
+            raise ConfigError(f"{where} = {v:g} is too large: at most {MAX_MAGNITUDE:g} in magnitude "
+                              f"(units of lambda)")
         if key.minimum is not None and _is_number(v) and v < key.minimum:
             if key.minimum == 0.0:
                 raise ConfigError(f"{where} must not be negative, got {v}")
@@ -294,12 +305,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if path is None:
             raise ConfigError("no configuration given")
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"configuration {str(p)!r} is a directory, not a TOML file")
         if not p.is_file():
             raise ConfigError(f"configuration file {str(p)!r} not found")
         try:
             data = tomllib.loads(p.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"configuration {str(p)!r} cannot be read: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
     data = copy.deepcopy(data)
     for text in overrides or []:
         section, name, value = parse_override(text)
@@ -338,6 +354,11 @@ def validate(data: dict) -> dict:
             else:
                 out[section][name] = copy.deepcopy(key.default)
     _check_qubit_lists(out)
+    n = out["cavity"]["levels"] * 2 ** len(out["qubits"]["detuning"])
+    if n * n > MAX_ENTRIES:
+        raise ConfigError(f"[cavity] levels = {out['cavity']['levels']} with "
+                          f"{len(out['qubits']['detuning'])} qubit(s): rho would have N^2 = {n * n:.3g} "
+                          f"entries, beyond any computer")
     return out
 
 

@@ -330,11 +330,22 @@ def initial_rows(model: Model, layout: RowLayout, initial: str, solver_cfg: dict
     if initial.endswith(".npy"):
         if not os.path.isfile(initial):
             raise InputError(f"[evolve] initial: file {initial!r} not found")
-        arr = np.load(initial, mmap_mode="r")
+        try:
+            arr = np.load(initial, mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(f"[evolve] initial: {initial!r} is not a readable .npy array: "
+                             f"{_one_line(exc)}") from None
+        if arr.dtype.kind not in "biufc":
+            raise InputError(f"[evolve] initial: {initial!r} holds {arr.dtype} values, need numbers "
+                             f"(complex rho)")
         if arr.shape != (model.N, model.N):
             raise InputError(f"[evolve] initial: {initial!r} holds a {arr.shape} array, need ({model.N}, {model.N})")
         return np.array(arr[layout.i0:layout.i1], dtype=DTYPE)
     raise InputError(f"[evolve] initial must be 'ground', 'steady' or an .npy file, got {initial!r}")
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

@@ -45,9 +45,9 @@ class RowLayout:
     def create(cls, N: int, comm: MPI.Comm | None = None) -> "RowLayout":
         comm = comm or MPI.COMM_WORLD
         size, rank = comm.Get_size(), comm.Get_rank()
-        if size > N:
-            raise PjcsyncError(f"{size} ranks for a density matrix of only {N} rows: "
-                               f"use at most {N} ranks")
+        if size > N:      # the same on every rank: a bad input, reported once
+            raise InputError(f"{size} ranks for a density matrix of only {N} rows: "
+                             f"use at most {N} ranks")
         bounds = [(r * N) // size for r in range(size + 1)]
         return cls(N=N, i0=bounds[rank], i1=bounds[rank + 1], comm=comm)
 

@@ -22,6 +22,7 @@ whole rho at once on one rank beyond the file itself).
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -282,8 +283,9 @@ def _write_serial_rank0(tmp, point, header, rho_rows, layout, with_rho) -> str |
     every block even after a failure, so no rank is left waiting in a send."""
     import h5py
     error, f, ds = None, None, None
+    buf = None if with_rho else io.BytesIO()     # small files: HDF5 never writes to the disk
     try:
-        f = h5py.File(tmp, "w", track_order=True)
+        f = h5py.File(tmp if with_rho else buf, "w", track_order=True)
         _root_attrs(f, "steady", header)
         write_point(f, point)
         if with_rho:
@@ -305,8 +307,10 @@ def _write_serial_rank0(tmp, point, header, rho_rows, layout, with_rho) -> str |
     if f is not None:
         try:
             f.close()
+            if buf is not None and error is None:
+                _store(buf, Path(tmp), Path(tmp))
         except Exception as exc:  # noqa: BLE001
-            error = error or f"{type(exc).__name__}: {exc}"
+            error = error or _describe(exc)
     return error
 
 
@@ -324,22 +328,76 @@ def write_points(path: str | Path, points: list[dict], ranks: int = 1, command=N
     header = {"ranks": ranks, "versions": versions or software_versions(), "command": command,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     try:
-        with h5py.File(tmp, "w", track_order=True) as f:
+        buf = io.BytesIO()
+        with h5py.File(buf, "w", track_order=True) as f:
             _root_attrs(f, "points", header)
             if sweep is not None:
                 f.attrs["sweep"] = _dumps(sweep)
             group = f.create_group("points", track_order=True)
             for point in sorted(points, key=lambda p: int(p["index"])):
-                write_point(group.create_group(str(int(point["index"]))), point)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+                g = group.create_group(str(int(point["index"])))
+                write_point(g, point)
+                if point.get("rho") is not None:
+                    ds = g.create_dataset("rho", data=np.asarray(point["rho"], dtype=np.complex128))
+                    _rho_attrs(ds)
+        _store(buf, tmp, path)
     except Exception as exc:  # noqa: BLE001 - one line for the user
         tmp.unlink(missing_ok=True)
-        raise ResultsFileError(f"could not write {str(path)!r}: {type(exc).__name__}: {exc}") from None
+        raise ResultsFileError(f"could not write {str(path)!r}: {_describe(exc)}") from None
+    return path
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _store(buf: "io.BytesIO", tmp: Path, path: Path) -> None:
+    """Write the bytes of an in-memory HDF5 file to ``tmp`` with plain writes, fsync, rename to
+    ``path``.  HDF5 itself never writes to the disk here: a full disk (ENOSPC) or a quota is an
+    ordinary OSError (HDF5 1.10 crashes when a write fails under an open file)."""
+    data = buf.getbuffer()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view, done = memoryview(data), 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_result(path: str | Path, kind: str, result: dict, ranks: int = 1, command=None,
+                 versions: dict | None = None) -> Path:
+    """Write the result of ``pjcsync evolve``, ``rate``, ``gap`` or ``semiclassical`` (``kind``)
+    by this process alone: the root attributes of every results file, ``config`` (and the
+    other keys of :data:`POINT_ATTRS`) as JSON attributes, every other key of ``result`` as a
+    dataset or a group (the names of the command's ``--json`` output).  Atomic and fsynced as
+    :func:`write_points`."""
+    import h5py
+    path = Path(path)
+    tmp = Path(f"{path}.tmp-{os.getpid()}")
+    header = {"ranks": ranks, "versions": versions or software_versions(), "command": command,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        buf = io.BytesIO()
+        with h5py.File(buf, "w", track_order=True) as f:
+            _root_attrs(f, kind, header)
+            for name in POINT_ATTRS:
+                if name in result:
+                    f.attrs[name] = _dumps(result[name])
+            if result.get("config"):
+                try:
+                    f.attrs["config_toml"] = config_to_toml(result["config"])
+                except TypeError:
+                    pass
+            _write_tree(f, {k: v for k, v in result.items() if k not in POINT_ATTRS})
+        _store(buf, tmp, path)
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        tmp.unlink(missing_ok=True)
+        raise ResultsFileError(f"could not write {str(path)!r}: {_describe(exc)}") from None
     return path
 
 
@@ -365,28 +423,45 @@ def load(path: str | Path, rho: bool = True) -> dict:
     gives the same header keys and ``points``, a list of such dicts."""
     import h5py
     p = Path(path)
+    if p.is_dir():
+        raise ResultsFileError(f"{str(p)!r} is a directory, not a results file")
     if not p.is_file():
         raise ResultsFileError(f"results file {str(p)!r} not found")
     try:
         f = h5py.File(p, "r")
     except OSError:
-        raise ResultsFileError(f"{str(p)!r} is not an HDF5 file") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ResultsFileError(f"{str(p)!r} is not a pjcsync results file")
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise ResultsFileError(f"{str(p)!r} has format version {version}; this pjcsync reads "
-                                   f"up to {FORMAT_VERSION}")
-        out = {"format_version": version, "kind": str(f.attrs.get("kind", "steady")),
-               "created": str(f.attrs.get("created", "")), "ranks": int(f.attrs.get("ranks", 1)),
-               "versions": json.loads(f.attrs.get("versions", "{}")),
-               "command": json.loads(f.attrs.get("command", "[]"))}
-        if "sweep" in f.attrs:
-            out["sweep"] = json.loads(f.attrs["sweep"])
-        if out["kind"] == "points":
-            pts = f.get("points", {})
-            out["points"] = [read_point(pts[k], rho) for k in sorted(pts, key=int)]
-        else:
-            out.update(read_point(f, rho))
+        raise ResultsFileError(f"{str(p)!r} is not an HDF5 file (or it is damaged)") from None
+    try:
+        with f:
+            return _load_open(f, p, rho)
+    except ResultsFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged metadata: h5py raises OSError, KeyError, ...
+        raise ResultsFileError(f"{str(p)!r} is damaged: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from None
+
+
+def _load_open(f, p: Path, rho: bool) -> dict:
+    if f.attrs.get("format") != FORMAT:
+        raise ResultsFileError(f"{str(p)!r} is not a pjcsync results file")
+    version = int(f.attrs.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise ResultsFileError(f"{str(p)!r} has format version {version}; this pjcsync reads "
+                               f"up to {FORMAT_VERSION}")
+    out = {"format_version": version, "kind": str(f.attrs.get("kind", "steady")),
+           "created": str(f.attrs.get("created", "")), "ranks": int(f.attrs.get("ranks", 1)),
+           "versions": json.loads(f.attrs.get("versions", "{}")),
+           "command": json.loads(f.attrs.get("command", "[]"))}
+    if "sweep" in f.attrs:
+        out["sweep"] = json.loads(f.attrs["sweep"])
+    if out["kind"] == "points":
+        pts = f.get("points", {})
+        out["points"] = [read_point(pts[k], rho) for k in sorted(pts, key=int)]
+    elif out["kind"] == "steady":
+        out.update(read_point(f, rho))
+    else:                               # evolve, rate, gap, semiclassical: see write_result
+        for name in POINT_ATTRS:
+            if name in f.attrs:
+                out[name] = json.loads(f.attrs[name])
+        out.update(_read_tree(f))
     return out

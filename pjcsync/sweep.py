@@ -211,11 +211,11 @@ def parts_dir(path: str | Path) -> Path:
     return Path(f"{path}.parts")
 
 
-def _read_part_points(path: Path, sig: str | None) -> tuple[dict, list]:
+def _read_part_points(path: Path, sig: str | None, rho: bool = False) -> tuple[dict, list]:
     """``({index: point}, problems)`` from a sweep file, checking its signature."""
     from .results import ResultsFileError, load
     try:
-        data = load(path, rho=False)
+        data = load(path, rho=rho)
     except ResultsFileError as exc:
         return {}, [str(exc)]
     got = data.get("sweep", {}).get("signature")
@@ -225,19 +225,20 @@ def _read_part_points(path: Path, sig: str | None) -> tuple[dict, list]:
     return {int(p["index"]): p for p in data.get("points", [])}, []
 
 
-def collect(path: Path, sig: str | None, include_final: bool = True) -> tuple[dict, list]:
+def collect(path: Path, sig: str | None, include_final: bool = True, rho: bool = False) -> tuple[dict, list]:
     """Points already stored for ``path``: its finished file (if ``include_final``) and its
-    ``.parts`` directory.  Unfinished temporary files are ignored."""
+    ``.parts`` directory (with their rho when stored and ``rho``).  Unfinished temporary files
+    are ignored."""
     points, problems = {}, []
     if include_final and path.is_file():
-        pts, probs = _read_part_points(path, sig)
+        pts, probs = _read_part_points(path, sig, rho)
         points.update(pts)
         problems += probs
     pdir = parts_dir(path)
     if pdir.is_dir():
         for entry in sorted(pdir.iterdir()):
             if PART_RE.match(entry.name):
-                pts, probs = _read_part_points(entry, sig)
+                pts, probs = _read_part_points(entry, sig, rho)
                 points.update(pts)
                 problems += probs
     return points, problems
@@ -292,8 +293,14 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
 
 def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int] = (0, 1),
               resume: bool = False, overwrite: bool = False, force: bool = False,
-              command=None, log=None) -> dict:
+              command=None, log=None, save_rho: bool = False) -> dict:
     """Run (or resume) the sweep of ``cfg`` on COMM_WORLD; collective.
+
+    ``save_rho`` stores each point's full rho (``/points/<k>/rho``) too; the final gathering
+    then holds every stored rho in world rank 0's memory once (small and moderate sweeps).
+    The caller owns ``out`` (the command line locks it, :mod:`pjcsync.outputs`).  The final
+    file is read back and checked to hold every point of this task computed or found, before
+    success is reported.
 
     Returns ``{"file", "points" (this task's, in index order, from the written file),
     "failed" ([(index, message)]), "computed", "summary"}``.  Only world rank 0 gets the
@@ -405,6 +412,10 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
                  "checks": state.checks, "warnings": warnings, "observables": obs}
         prev = (k, state.model, state.rows().copy())
         state.rho.destroy()
+        if save_rho:                                   # the group's rows, to its rank 0
+            blocks = sub.gather(prev[2], root=0)
+            if sub.Get_rank() == 0:
+                point["rho"] = np.vstack(blocks)
         if sub.Get_rank() == 0:
             try:
                 write_points(pdir / f"p{k}.h5", [point], ranks=sub.Get_size(), command=command,
@@ -430,15 +441,21 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
     error = None
     if wrank == 0:
         try:
-            points, problems = collect(target, sig)
+            points, problems = collect(target, sig, rho=save_rho)
             if problems:
                 raise ResultsFileError(problems[0])
             points = [points[k] for k in sorted(points) if k in configs]
             complete = len(points) == len(indices)
             write_points(target, points, ranks=wsize, command=command,
                          sweep=sweep_header(cfg, grid, task, indices, complete), versions=versions)
+            del points
+            written = load(target, rho=False)["points"]
+            lost = sorted((set(computed) | done) - {int(p["index"]) for p in written})
+            if lost:            # never report success for a file that lacks this run's points
+                raise ResultsFileError(f"{len(lost)} finished point(s) (first: {lost[:5]}) are missing "
+                                       f"from the file written")
             shutil.rmtree(pdir, ignore_errors=True)
-            result["points"] = load(target, rho=False)["points"]
+            result["points"] = written
         except (ResultsFileError, OSError) as exc:
             error = str(exc)
     error = world.bcast(error, root=0)
