@@ -354,9 +354,12 @@ def validate(data: dict) -> dict:
             else:
                 out[section][name] = copy.deepcopy(key.default)
     _check_qubit_lists(out)
-    n = out["cavity"]["levels"] * 2 ** len(out["qubits"]["detuning"])
+    levels = out["cavity"]["levels"]
+    if levels == "auto":
+        levels = out["cavity"].get("levels_max", 2)
+    n = levels * 2 ** len(out["qubits"]["detuning"])
     if n * n > MAX_ENTRIES:
-        raise ConfigError(f"[cavity] levels = {out['cavity']['levels']} with "
+        raise ConfigError(f"[cavity] levels = {levels} with "
                           f"{len(out['qubits']['detuning'])} qubit(s): rho would have N^2 = {n * n:.3g} "
                           f"entries, beyond any computer")
     return out
