@@ -39,7 +39,8 @@ PROGRESS = ("sweep: ", "evolve: ")
 
 def pjcsync_lines(stderr: str) -> list[str]:
     """The lines of stderr that are not mpirun's own notice (its framed block after a non-zero
-    exit, and its one-line summaries) nor progress lines (``sweep: ...``, ``evolve: ...``)."""
+    exit, and its one-line summaries) nor progress lines (``sweep: ...``, ``evolve: ...``,
+    ``pjcsync: <progress>``): the error line and anything unexpected."""
     out, in_box = [], False
     for line in stderr.splitlines():
         if line.startswith("-----"):
@@ -47,8 +48,9 @@ def pjcsync_lines(stderr: str) -> list[str]:
             continue
         if in_box or not line.strip() or line.startswith("[") and "mpirun" in line.lower():
             continue
-        if line.startswith(PROGRESS):
-            continue
+        if line.startswith(PROGRESS) or (line.startswith("pjcsync: ")
+                                         and not line.startswith(("pjcsync: error", "pjcsync: warning"))):
+            continue                   # progress lines (the sweep's, evolve's, a solve's)
         out.append(line)
     return out
 
