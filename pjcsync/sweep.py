@@ -426,8 +426,9 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
         _progress(log, wrank, grid, k, solver, time.perf_counter() - t0, pdir, parts_at_start,
                   len(missing), t_start)
 
-    failed = sum(world.allgather(failed), [])
-    computed = sum(world.allgather(computed), [])
+    # every rank of a group records the group's points: one entry per point
+    failed = sorted(dict(sum(world.allgather(failed), [])).items())
+    computed = sorted(set(sum(world.allgather(computed), [])))
     its = world.allgather(stats)
     summary = {"points": len(indices), "already_done": len(done), "computed": len(computed),
                "failed": len(failed), "groups": groups, "ranks": wsize, "task": list(task),
