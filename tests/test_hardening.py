@@ -347,7 +347,7 @@ def test_sweep_save_rho_stores_each_points_rho(tmp_path):
 
 # --- item 13: the README's and the guide's examples ------------------------------------------------
 
-SETUP = ("make ", "pip ", "python3 -m venv", "export ", ". .venv/bin/activate", "PETSC_")
+SETUP = ("make ", "pip ", "python3 -m venv", "export ", ". .venv/bin/activate", "PETSC_", "sbatch ")
 
 
 def doc_commands(path: Path) -> list[str]:
@@ -370,7 +370,8 @@ def doc_commands(path: Path) -> list[str]:
 
 
 def runnable(cmd: str) -> bool:
-    """Not an installation step, not marked ``(long)``, not the reader's own file."""
+    """Not an installation step nor a cluster submission, not marked ``(long)``, not the
+    reader's own file (``my.toml``), not a figure script (tests/test_figures.py)."""
     return (not cmd.startswith(SETUP) and "(long" not in cmd and " my" not in cmd
             and "scripts/fig_" not in cmd)
 
