@@ -1,7 +1,7 @@
 """The ``pjcsync`` command line.
 
     pjcsync info   CONFIG [--set section.key=value ...] [--json] [--force]
-    pjcsync steady CONFIG [--set ...] [--json] [--force] [--out FILE [--save-rho]] [PETSc options]
+    pjcsync steady CONFIG [--set ...] [--json] [--force] [--out FILE [--save-rho]] [--resume] [PETSc options]
     pjcsync show   FILE [--json]
     pjcsync evolve CONFIG [--set ...] [--json] [--resume] [--out FILE] [--save-state FILE.npy] [PETSc options]
     pjcsync rate   CONFIG [--star] [--set ...] [--json] [--out FILE]
@@ -18,7 +18,10 @@ its outputs (:mod:`pjcsync.outputs`).
 Options that start with a single dash and a letter (``-ksp_type gmres``, ``-log_view``) are
 PETSc options and go to the options database.  Exit status: 0 success, 1 a failed computation
 (a solver that did not converge, a rejected state), 2 bad input (configuration, arguments,
-a problem too large for memory).  Output comes from rank 0 only.
+a problem too large for memory).  Output comes from rank 0 only.  Every command accepts
+``--quiet`` (no progress or informational lines on stderr; warnings and errors stay).  With
+``--json`` standard output holds the JSON only: whatever else writes to it (PETSc's
+``-ksp_monitor``, ``-log_view`` ...) is sent to stderr.
 """
 from __future__ import annotations
 
@@ -84,6 +87,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--force", action="store_true",
                    help="run even if the memory estimate exceeds this node's available memory")
+    _add_quiet(p)
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress or informational lines on stderr (warnings and errors stay)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_out(p, "the steady state's observables")
     p.add_argument("--save-rho", action="store_true", help="also store the full rho in --out FILE")
+    p.add_argument("--resume", action="store_true", help="continue a krylov or sylvester solve from its "
+                   "checkpoint ([solver] checkpoint: OUT.checkpoint.h5 or CONFIG.checkpoint.h5)")
     p = sub.add_parser("rate", help="rate-equation series (R) or (R)* (eqs. 19-30): observables, "
                                     "residual per order; exit 1 if the series diverges")
     _add_common(p)
@@ -139,9 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "STEM.task-*-of-*.h5)")
     p.add_argument("--partial", action="store_true", help="write the file even if points are missing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_quiet(p)
     p = sub.add_parser("show", help="print an HDF5 results file written with --out")
     p.add_argument("file", help="results file (HDF5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _add_quiet(p)
     return parser
 
 
@@ -182,8 +195,9 @@ def cmd_steady(args, cfg) -> dict:
     model = Model.from_config(cfg)
     check_fits(estimate(model, cfg["solver"]), args.force)
     layout = RowLayout.create(model.N)
-    state, obs, warnings = solve_point(model, cfg, layout, force=args.force,
-                                       log=None if getattr(args, "quiet", False) else _emit_err_progress)
+    state, obs, warnings = _solve_with_checkpoint(
+        args, cfg, model, layout, solve_point, force=args.force,
+        log=None if getattr(args, "quiet", False) else _emit_err_progress)
     model = state.model
     out = {"observables": obs, "solver": state.solver, "checks": state.checks, "warnings": warnings,
            "config": cfg}
@@ -201,6 +215,39 @@ def cmd_steady(args, cfg) -> dict:
     for w in warnings:
         _emit_err(f"pjcsync: warning: {w}")
     return out
+
+
+def _solve_with_checkpoint(args, cfg, model, layout, solve_point, **kw):
+    """``solve_point`` with the checkpoint of :mod:`pjcsync.checkpoint`: resumed from with
+    ``--resume``, written while the solve runs and when it stops unconverged (the error then
+    says where), removed once it converges.  Not for ``levels = "auto"`` or the periodic
+    steady state (``[floquet] harmonics``), which solve several problems."""
+    from .checkpoint import Checkpoint, checkpoint_path, resume_source
+    from .parallel import InputError
+    from .progress import info
+    from .steady import UnconvergedError
+    if cfg["cavity"]["levels"] == "auto" or cfg["floquet"]["harmonics"] > 0:
+        if args.resume:
+            raise InputError("--resume continues a single fixed-n_c solve: not available with "
+                             "[cavity] levels = 'auto' or [floquet] harmonics > 0")
+        return solve_point(model, cfg, layout, **kw)
+    path, explicit = checkpoint_path(cfg["solver"], args.config, args.out)
+    resume_source(path, args.resume, layout.comm)
+    if args.resume:
+        cfg["solver"]["initial_guess"] = str(path)
+        info(f"pjcsync: resuming from the checkpoint {path}", layout.comm)
+    ckpt = Checkpoint(path, explicit, cfg, layout, command=sys.argv) if path is not None else None
+    try:
+        result = solve_point(model, cfg, layout, checkpoint=ckpt, **kw)
+    except UnconvergedError as exc:
+        where = ckpt.final(exc) if ckpt is not None else None
+        if where is not None:
+            exc.args = (f"{exc}; the last iterate is kept in {where} (not a steady state): the same "
+                        f"command with --resume continues from it",)
+        raise
+    if ckpt is not None and (ckpt.written or args.resume):
+        ckpt.remove()
+    return result
 
 
 def cmd_show(args, cfg=None) -> dict:
@@ -283,6 +330,15 @@ def format_results_file(path: str, data: dict) -> str:
     for k, point in enumerate(points):
         if data["kind"] == "points":
             lines.append(f"point {k}")
+        from .checkpoint import is_checkpoint
+        if is_checkpoint(point):
+            sv = point.get("solver", {})
+            lines.append(f"UNCONVERGED CHECKPOINT, not a steady state: the last iterate of {sv.get('method')} "
+                         f"after {sv.get('iterations')} iterations, {sv.get('residual_norm', 'relative residual')} "
+                         f"= {sv.get('relative_residual', float('nan')):.2e} (rtol "
+                         f"{point.get('config', {}).get('solver', {}).get('rtol', float('nan')):.1e}); no observables; "
+                         f"pjcsync steady --resume (or [solver] initial_guess = this file) continues from it")
+            continue
         try:
             lines.append(format_steady_table(Model.from_config(validate(point["config"])),
                                              point["observables"], point["solver"]))
@@ -409,7 +465,7 @@ def cmd_evolve(args, cfg) -> dict:
         if "rho" not in data or tuple(data["rho"].shape) != (model.N, model.N):
             raise InputError(f"[evolve] initial: {init!r} holds no rho of size {model.N} (use --save-rho)")
         rows0 = np.array(data["rho"][layout.i0:layout.i1])
-    log = ev.stderr_log(layout)
+    log = (lambda text: None) if args.quiet else ev.stderr_log(layout)
     if not args.json:
         _emit(f"evolve  N = {model.N}  frame = {cfg['evolve']['frame']}  "
               f"omega - omega_0 = {model.drive_detuning:g}\n"
@@ -484,7 +540,7 @@ def cmd_sweep(args, cfg) -> dict:
     task = sw.parse_task(args.task)
     res = sw.run_sweep(cfg, out, groups=args.groups, task=task, resume=args.resume,
                        overwrite=args.overwrite, force=args.force, command=sys.argv,
-                       log=_emit_err, save_rho=args.save_rho)
+                       log=None if args.quiet else _emit_err, save_rho=args.save_rho)
     s = res["summary"]
     if res["points"] is not None:
         if args.json:
@@ -501,7 +557,8 @@ def cmd_sweep(args, cfg) -> dict:
     if s["iterations_saved"]:
         line += (f"; warm starts saved {sum(s['iterations_saved'])} iterations in all against cold "
                  f"starts of the same points")
-    _emit_err(line)
+    if not args.quiet:
+        _emit_err(line)
     if res["failed"]:
         k, msg = res["failed"][0]
         raise PjcsyncError(f"{len(res['failed'])} point(s) failed (first: point {k}: {msg}); the others "
@@ -542,9 +599,25 @@ def _rank() -> int:
     return MPI.COMM_WORLD.Get_rank()
 
 
+_STDOUT = None      # with --json: the real standard output (fd 1 itself then goes to stderr)
+
+
+def _json_stdout() -> None:
+    """Keep standard output for pjcsync's JSON alone: duplicate its file descriptor for
+    :func:`_emit` and point fd 1 at stderr, so that anything else written to stdout (PETSc's
+    monitors and -log_view, which print through C's stdout, stray prints) lands on stderr."""
+    import os
+    global _STDOUT
+    if _STDOUT is not None:
+        return
+    sys.stdout.flush()
+    _STDOUT = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
+
 def _emit(text: str) -> None:
     if _rank() == 0:
-        print(text, flush=True)
+        print(text, file=_STDOUT or sys.stdout, flush=True)
 
 
 def _emit_err(text: str) -> None:
@@ -672,6 +745,10 @@ def main(argv: list[str] | None = None) -> int:
     ours, petsc_args = split_petsc_options(argv)
     parser = build_parser()
     args = parser.parse_args(ours)   # one line, exit status 2 on bad arguments
+    if getattr(args, "json", False):
+        _json_stdout()
+    from .progress import set_quiet
+    set_quiet(getattr(args, "quiet", False))
 
     import petsc4py
     petsc4py.init([sys.argv[0]] + petsc_args)

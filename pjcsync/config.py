@@ -118,6 +118,24 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "check_tolerance": Key("float", 1e-8,
                                "tolerance of the post-solve checks (trace, hermiticity, positivity)",
                                minimum=0.0),
+        "acceleration": Key("str", "anderson", "sylvester: 'anderson' mixes the last "
+                            "acceleration_history iterates (the combination with the smallest "
+                            "||L rho||, then the paper's step from it); 'none': the paper's plain "
+                            "iteration (eq. 14). Either stops early, naming krylov, when its "
+                            "projected iterations exceed max_iterations",
+                            choices=("anderson", "none")),
+        "acceleration_history": Key("int", 10, "sylvester: iterates kept by Anderson mixing (2 vectors "
+                                    "of N^2 entries each)", minimum=1),
+        "progress": Key("float", 5.0, "seconds between progress lines of a krylov or sylvester solve "
+                        "on stderr (iteration, residual, rate, time left; 0 = none; --quiet silences "
+                        "them)", minimum=0.0),
+        "checkpoint": Key("str", "auto", "pjcsync steady (krylov, sylvester): file keeping the last "
+                          "iterate, written every checkpoint_every seconds and when the solve stops "
+                          "unconverged, removed once it converges; pjcsync steady --resume continues "
+                          "from it. 'auto': OUT.checkpoint.h5 for --out OUT, else "
+                          "CONFIG.checkpoint.h5 in the current directory; 'none': no file"),
+        "checkpoint_every": Key("float", 300.0, "seconds between checkpoints of a running solve "
+                                "(0 = only when it stops unconverged)", minimum=0.0),
     },
     "evolve": {
         "frame": Key("str", "rotating", "'rotating' (the RWA, eq. 6) or 'lab' (the full model, eq. 1; "

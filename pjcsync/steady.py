@@ -11,8 +11,12 @@ Methods (``[solver] method``):
   preconditioner ``-L0^-1`` of :mod:`pjcsync.sylvester` (eqs. 10-13).  Every KSP and PC option
   of PETSc applies (``-ksp_type fgmres``, ``-ksp_gmres_restart 100``, ``-pc_type none`` ...);
   ``-pjcsync_pc none`` switches the Sylvester preconditioner off.
+  Converged when ``||b - A x||_2 <= rtol ||b||_2`` (PETSc's default test; the messages name
+  the norm when options change it).
 * ``sylvester``: the paper's fixed point ``L0 rho_{m+1} = L1 rho_m`` (eq. 14), trace renormalized
-  each step; it stops when ``||L rho_m|| <= rtol ||e||``.
+  each step, by default with Anderson mixing of the last iterates (``[solver] acceleration``);
+  it stops when ``||L rho_m||_F <= rtol ||e||_F``, and early, naming krylov, when its projected
+  iterations exceed ``max_iterations`` (:func:`solve_fixed_point`).
 * ``rate`` / ``rate*``: the series of :mod:`pjcsync.rate` (eqs. 15-30).
 * ``auto``: ``direct`` for small problems, ``krylov`` otherwise (:func:`auto_method`).
 
@@ -20,6 +24,10 @@ Methods (``[solver] method``):
 assembled matrix (krylov and sylvester); ``"auto"`` (default) means matrix-free for those and
 assembled for ``direct`` (:func:`auto_operator`).  Initial guesses (krylov, sylvester): ``initial``
 argument (a warm start from a previous point), else ``[solver] initial_guess``.
+
+Long krylov and sylvester solves print progress lines on stderr (:mod:`pjcsync.progress`,
+``[solver] progress``).  One that stops unconverged raises :class:`UnconvergedError` carrying its
+last iterate, which ``pjcsync steady`` keeps as a checkpoint (:mod:`pjcsync.checkpoint`).
 
 Every result is checked after the solve: unit trace, Hermitian and positive to
 ``[solver] check_tolerance``, and the residual ``||L rho||`` below ``rtol * ||L|| ||rho||``.
@@ -185,6 +193,19 @@ def check_state(model: Model, layout: RowLayout, rho: PETSc.Vec, L: PETSc.Mat, r
     if problems:
         raise PjcsyncError("steady state rejected: " + "; ".join(problems), collective=True)
     return checks
+
+
+class UnconvergedError(PjcsyncError):
+    """An iterative solve stopped before its tolerance (iteration limit, stagnation, divergence).
+
+    Raised on every rank alike (collective).  ``rho``: the last (or best) iterate, a PETSc Vec
+    distributed like rho, or None when it is not finite -- *not* a steady state, but a starting
+    point (``[solver] initial_guess``, ``pjcsync steady --resume``); ``info``: the solver's
+    statistics; ``relative_residual``: the residual in the solver's own norm (see the message)."""
+
+    def __init__(self, message: str, rho: PETSc.Vec | None, info: dict, relative_residual: float):
+        super().__init__(message, collective=True)
+        self.rho, self.info, self.relative_residual = rho, info, relative_residual
 
 
 METHODS = ("direct", "krylov", "sylvester", "rate", "rate*")
@@ -369,6 +390,15 @@ def _history_text(hist) -> str:
     return ", ".join(shown)
 
 
+def _thin(hist: list[float], n: int = 50) -> list[float]:
+    """About ``n`` entries of a residual history, evenly spaced, the last one always kept."""
+    step = max(1, len(hist) // n)
+    out = [float(v) for v in hist[::step]]
+    if hist and (len(hist) - 1) % step:
+        out.append(float(hist[-1]))
+    return out
+
+
 def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
     from .memory import gmres_restart
     from .parallel import available_memory_bytes, ranks_on_this_node
@@ -376,9 +406,78 @@ def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
     return gmres_restart(layout.global_size, layout.comm.Get_size(), avail, vectors_per_step)
 
 
+def _krylov_norm(ksp: PETSc.KSP, b: PETSc.Vec, opts: PETSc.Options) -> tuple[str, float | None]:
+    """The norm PETSc's default convergence test (``KSPConvergedDefault``) compares to rtol, as
+    text, and its denominator: ``||r_k|| <= rtol * ||b||`` for the unpreconditioned norm (the
+    default here: right preconditioning), ``||B r_k|| <= rtol * ||B b||`` for the left
+    preconditioned one, ``||r_0||`` instead of ``||b||`` with
+    ``-ksp_converged_use_initial_residual_norm`` (the denominator is then the first entry of the
+    history: None; with ``-ksp_converged_use_min_initial_residual_norm`` minus ``||b||``)."""
+    N = PETSc.KSP.NormType
+    ntype = ksp.getNormType()
+    left = ksp.getPCSide() == PETSc.PC.Side.LEFT and ntype == N.PRECONDITIONED
+    r = "||B (b - A x)||_2" if left else "||b - A x||_2"
+    if ntype == N.NONE:
+        return "no residual norm (-ksp_norm_type none): the KSP runs its iterations", 1.0
+    if opts.getBool("ksp_converged_use_initial_residual_norm", False):
+        return f"{r} / {r.replace('x)', 'x_0)')}", None
+    if left:
+        Bb = b.duplicate()
+        ksp.getPC().apply(b, Bb)
+        denom = Bb.norm()
+        Bb.destroy()
+        text = f"{r} / ||B b||_2"
+    else:
+        denom = b.norm()
+        text = f"{r} / ||b||_2"
+    if opts.getBool("ksp_converged_use_min_initial_residual_norm", False):
+        return text.replace("/ ", "/ min(||r_0||_2, ") + ")", -denom   # negative: min with ||r_0||
+    return text, denom
+
+
+class _KrylovMonitor:
+    """KSP monitor: relative residual history, progress lines, periodic checkpoints."""
+
+    def __init__(self, layout, prog, denom, checkpoint, every):
+        self.layout, self.prog, self.denom = layout, prog, denom
+        self.checkpoint, self.every = checkpoint, every
+        self.last_checkpoint = time.perf_counter()
+        self.first = None
+
+    def __call__(self, ksp, its, rnorm):
+        if self.first is None:
+            self.first = rnorm
+        if self.denom is None:          # relative to the initial residual
+            self.denom = rnorm if rnorm > 0 else 1.0
+        elif self.denom < 0:            # relative to min(||r_0||, ||b||)
+            self.denom = min(-self.denom, rnorm) if rnorm > 0 else -self.denom
+        self.prog.update(its, rnorm / self.denom)
+        if self.checkpoint is not None and self.every > 0 and its > 0:
+            due = self.layout.comm.bcast(time.perf_counter() - self.last_checkpoint >= self.every, root=0)
+            if due:
+                x = ksp.buildSolution()          # GMRES: costs one preconditioner application
+                rows = x.getArray(readonly=True).reshape(self.layout.rows, self.layout.N).copy()
+                self.checkpoint(rows, {"method": "krylov", "iterations": int(its),
+                                       "relative_residual": float(rnorm / self.denom),
+                                       "residual_norm": self.prog.norm})
+                self.last_checkpoint = time.perf_counter()
+
+
 def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.ndarray, rtol: float,
-                 max_it: int, options_prefix: str = "", ksp_type: str | None = None) -> tuple[PETSc.Vec, dict]:
-    """GMRES (or any KSP) on the bordered system, right-preconditioned by ``-L0^-1``."""
+                 max_it: int, options_prefix: str = "", ksp_type: str | None = None,
+                 progress: float | None = None, checkpoint=None,
+                 checkpoint_every: float = 0.0) -> tuple[PETSc.Vec, dict]:
+    """GMRES (or any KSP: ``ksp_type``, PETSc options) on the bordered system,
+    right-preconditioned by ``-L0^-1``.
+
+    Converged when PETSc's default test holds: ``||b - A x||_2 <= rtol ||b||_2`` with the
+    unpreconditioned residual of right preconditioning (:func:`_krylov_norm` names the norm
+    when options change it).  The residual history in ``info`` and in messages is relative to
+    the same denominator, so it compares directly with rtol.  ``progress``: seconds between
+    progress lines (:mod:`pjcsync.progress`); ``checkpoint(rows, status)``: called
+    (collectively) every ``checkpoint_every`` seconds with the current iterate.  A solve that
+    stops unconverged raises :class:`UnconvergedError` carrying its last iterate."""
+    from .progress import Progress
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
     K = so.jump_sum(c_ops, layout.N)
@@ -420,6 +519,15 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
                          f"preconditioner_precision = 'single' use a flexible one: {', '.join(FLEXIBLE_KSPS)}")
     x = _vec(x0, layout)
     b = e.copy()
+    try:
+        ksp.setUp()
+    except PETSc.Error as exc:
+        raise PjcsyncError(f"krylov set-up failed in PETSc (error {exc.ierr})", collective=True) from None
+    norm_text, denom = _krylov_norm(ksp, b, opts)
+    label = f"krylov ({ksp.getType()})"
+    monitor = _KrylovMonitor(layout, Progress(label, norm_text, rtol, layout.comm, progress), denom,
+                             checkpoint, checkpoint_every)
+    ksp.setMonitor(monitor)
     t0 = time.perf_counter()
     try:
         ksp.solve(b, x)
@@ -427,36 +535,137 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
         raise PjcsyncError(f"krylov solve failed in PETSc (error {exc.ierr})", collective=True) from None
     seconds = time.perf_counter() - t0
     reason = ksp.getConvergedReason()
-    hist = ksp.getConvergenceHistory()
+    denom = monitor.denom or 1.0
+    hist = [float(abs(v)) / denom for v in ksp.getConvergenceHistory()]
     its = ksp.getIterationNumber()
     info = {"method": "krylov", "iterations": int(its), "ksp_type": ksp.getType(),
             "pc_type": pc.getType(), "ksp_reason": int(reason), "solve_seconds": seconds,
-            "operator_applications": ctx.mults,
-            "residual_history": [float(abs(v)) for v in hist[:: max(1, len(hist) // 50)]],
+            "operator_applications": ctx.mults, "residual_norm": norm_text,
+            "residual_history": _thin(hist),
             "bordering": "e = K / Tr K"}
     if ksp.getType() in ("gmres", "fgmres"):
         info["gmres_restart"] = opts.getInt("ksp_gmres_restart", restart)
-    if reason < 0:
-        ksp.destroy()
-        raise PjcsyncError(f"krylov ({info['ksp_type']}) did not converge to rtol {rtol:.1e} in {its} "
-                           f"iterations (KSP reason {reason}); residual history: {_history_text(hist)}",
-                           collective=True)
     ksp.destroy()
     A.destroy()
     e.destroy()
+    if reason < 0:
+        last = hist[-1] if hist else float("nan")
+        why = {-3: f"did not converge in {its} iterations (the limit)", -4: "diverged (dtol)",
+               -9: "hit a NaN or Inf", -5: "broke down"}.get(int(reason), f"stopped after {its} iterations")
+        finite = bool(layout.comm.allreduce(int(np.isfinite(x.getArray(readonly=True)).all()), op=MPI.MIN))
+        raise UnconvergedError(
+            f"krylov ({info['ksp_type']}) {why} (KSP reason {reason}): {norm_text} = {last:.2e} > "
+            f"rtol = {rtol:.1e}; relative residual history: {_history_text(hist)}",
+            x if finite else None, info, relative_residual=last)
     return x, info
 
 
 # --- the paper's fixed point (eq. 14) -------------------------------------------------------------
 
+ACCELERATIONS = ("anderson", "none")
+FIXED_POINT_NORM = "||L rho||_F / ||e||_F"   # the fixed point's convergence test (e = K / Tr K)
+ANDERSON_HISTORY = 10         # differences kept by Anderson mixing ([solver] acceleration_history)
+ANDERSON_RCOND = 1e-10        # relative cut-off of the small least-squares problem's singular values
+ANDERSON_GROWTH = 1e3         # a mixed iterate whose residual exceeds this times the best one so far
+                              # restarts the mixing from the best iterate
+STAGNATION_START = 0.2       # the stagnation test starts after this share of max_iterations (at
+                             # least 50 iterations): Anderson mixing can sit on a plateau for a
+                             # while before it converges (measured: ~80 iterations at the
+                             # resonance of M = 2, n_c = 50; docs/performance.md)
+
+
+class _Anderson:
+    """Anderson mixing (Pulay's DIIS) of the fixed point, on the true residual ``R = L rho``.
+
+    Keeps the last ``m`` differences ``dX_i = x_{i+1} - x_i`` of the iterates and
+    ``dR_i = R_{i+1} - R_i`` of their residuals.  :meth:`combine` returns
+    ``xbar = x_k - sum_i c_i dX_i`` with ``c = argmin ||R_k - sum_i c_i dR_i||_F``: L is linear,
+    so that is the combination of the recent iterates with the smallest residual ``||L xbar||``,
+    the quantity the convergence test measures.  The next iterate is the paper's step from it,
+    ``L0^-1 L1 xbar`` (Anderson type I with the preconditioner ``L0^-1``; with every iterate kept
+    it is GMRES's minimal residual over the same space).  The iterates are Hermitian with unit
+    trace, so the Frobenius inner products are real and ``c`` is taken real: ``xbar`` stays
+    Hermitian with unit trace.  The small least-squares problem is solved from its Gram matrix
+    (one reduction of ``2m`` numbers per step), singular values of ``dR`` below
+    ``ANDERSON_RCOND`` times the largest dropped.  Memory: ``2m`` vectors of this rank's rows."""
+
+    def __init__(self, layout: RowLayout, m: int):
+        self.layout, self.m = layout, m
+        shape = (m, layout.rows * layout.N)
+        self.dX = np.empty(shape, dtype=DTYPE)
+        self.dR = np.empty(shape, dtype=DTYPE)
+        self.gram = np.zeros((m, m))
+        self.reset()
+
+    def reset(self) -> None:
+        self.count, self.slot = 0, 0
+        self.x_prev = self.R_prev = None
+
+    def combine(self, x: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """``(xbar, ||L xbar||_F)`` from the iterate ``x`` and its residual ``R = L x``;
+        ``xbar`` is ``x`` itself (and the norm None) until there is a difference to mix."""
+        xf, Rf = x.ravel(), R.ravel()
+        m = self.m
+        if self.x_prev is not None:
+            j = self.slot
+            np.subtract(xf, self.x_prev, out=self.dX[j])
+            np.subtract(Rf, self.R_prev, out=self.dR[j])
+            self.slot = (j + 1) % m
+            self.count = min(self.count + 1, m)
+        self.x_prev, self.R_prev = xf.copy(), Rf.copy()
+        k = self.count
+        if not k:
+            return x, None
+        j = (self.slot - 1) % m              # the difference just stored
+        local = np.concatenate([np.real(self.dR[:k].conj() @ self.dR[j]),
+                                np.real(self.dR[:k].conj() @ Rf), [np.vdot(Rf, Rf).real]])
+        red = allreduce_sum(local, self.layout.comm)
+        self.gram[j, :k] = self.gram[:k, j] = red[:k]
+        A, b, rr = self.gram[:k, :k], red[k:2 * k], red[2 * k]
+        coef = np.linalg.lstsq(A, b, rcond=ANDERSON_RCOND ** 2)[0]   # Gram: squared cut-off
+        predicted = float(np.sqrt(max(rr - 2 * coef @ b + coef @ A @ coef, 0.0)))
+        xbar = xf - coef @ self.dX[:k]
+        return xbar.reshape(x.shape), predicted
+
+
+def _stagnation_message(method: str, it: int, projected: float | None, rate: float | None,
+                        residual: float, rtol: float, max_it: int) -> str:
+    extra = ", acceleration = 'anderson'" if method == "none" else ""
+    where = (f"at x{rate:.4f} per iteration it would need about {projected:.0f} iterations"
+             if projected is not None and np.isfinite(projected)
+             else "its residual is no longer decreasing")
+    return (f"sylvester fixed point (eq. 14, acceleration {method}) is stagnating: after {it} iterations "
+            f"||L rho||_F / ||e||_F = {residual:.2e} (rtol {rtol:.1e}) and {where}, more than "
+            f"max_iterations = {max_it}; use [solver] method = 'krylov' (GMRES on the same "
+            f"preconditioned system){extra}, or raise max_iterations")
+
+
 def solve_fixed_point(model: Model, layout: RowLayout, sylv, x0: np.ndarray, rtol: float,
-                      max_it: int) -> tuple[PETSc.Vec, dict]:
+                      max_it: int, acceleration: str = "anderson", history: int = ANDERSON_HISTORY,
+                      progress: float | None = None, checkpoint=None,
+                      checkpoint_every: float = 0.0) -> tuple[PETSc.Vec, dict]:
     """``L0 rho_{m+1} = L1 rho_m`` (eq. 14), trace renormalized: the power method on ``L0^-1 L1``.
 
-    Converged when ``||L rho_m|| <= rtol ||e||`` with ``e = K / Tr K``: the same residual the
+    Converged when ``||L rho_m||_F <= rtol ||e||_F`` with ``e = K / Tr K``: the same residual the
     krylov method reaches with the same rtol.  L is applied matrix-free (it costs little next to
-    the Sylvester solve)."""
+    the Sylvester solve).
+
+    ``acceleration = "anderson"`` mixes the last ``history`` iterates (:class:`_Anderson`;
+    restarted from the best iterate when a mixed iterate's residual grows by ``ANDERSON_GROWTH``);
+    ``"none"`` is the paper's plain iteration.  Either way the contraction per iteration is
+    estimated from the residual history (:func:`pjcsync.progress.log_slope` of the running
+    minimum over the last half of the iterations); when, after ``STAGNATION_START * max_it``
+    iterations, the iterations it projects exceed ``max_it`` for ``max(20, it / 10)`` consecutive
+    steps the solve stops with a message naming ``krylov``
+    (:class:`UnconvergedError`), instead of running into the limit.
+
+    ``progress``: seconds between progress lines (:mod:`pjcsync.progress`); ``checkpoint(rows,
+    status)``: called (collectively) every ``checkpoint_every`` seconds with the current iterate
+    and when the iteration stops unconverged."""
     from .matfree import RowOperator
+    from .progress import Progress, log_slope
+    if acceleration not in ACCELERATIONS:
+        raise InputError(f"[solver] acceleration = {acceleration!r}: not one of {', '.join(ACCELERATIONS)}")
     H, c_ops = model.hamiltonian(), model.collapse_operators()
     op = RowOperator(H, c_ops, layout)
     K = so.jump_sum(c_ops, layout.N)
@@ -464,36 +673,100 @@ def solve_fixed_point(model: Model, layout: RowLayout, sylv, x0: np.ndarray, rto
     if trK <= 0:
         raise InputError("the sylvester method needs some dissipation (Tr K = 0)")
     e_norm = float(sp.linalg.norm(K)) / trK
+    mixer = _Anderson(layout, history) if acceleration == "anderson" and history > 0 else None
+    label = "sylvester" + (f" (anderson {history})" if mixer else "")
+    prog = Progress(label, FIXED_POINT_NORM, rtol, layout.comm, progress)
     rows = x0
-    hist = []
-    t0 = time.perf_counter()
+    best = (np.inf, None)
+    hist, running_min = [], []
+    restarts, strikes = 0, 0
+    t0 = last_checkpoint = time.perf_counter()
+    failure = None
     for it in range(max_it + 1):
         ext = op.halo(rows)
         jump = op.jump_part(ext)
-        res = _frob(op.drift_part(rows, ext) + jump, layout) / e_norm
+        R = op.drift_part(rows, ext) + jump
+        res = _frob(R, layout) / e_norm
         hist.append(res)
+        prog.update(it, res)
         if res <= rtol:
             break
-        if it == max_it or not np.isfinite(res):
-            raise PjcsyncError(f"sylvester fixed point (eq. 14) did not reach rtol {rtol:.1e} in {it} "
-                               f"iterations; residual history: {_history_text(hist)}", collective=True)
-        rows = sylv.apply(jump)
-        rows /= _trace(rows, layout)
-    info = {"method": "sylvester", "iterations": it, "solve_seconds": time.perf_counter() - t0,
-            "residual_history": hist[:: max(1, len(hist) // 50)],
-            "contraction": float(np.exp(np.polyfit(np.arange(len(hist[-10:])), np.log(hist[-10:]), 1)[0]))
-            if len(hist) >= 4 and min(hist[-10:]) > 0 else None}
+        if not np.isfinite(res) and (mixer is None or best[1] is None):
+            failure = f"has a residual {res} at iteration {it}"
+        elif it == max_it:
+            failure = f"did not converge in {it} iterations (the limit)"
+        if failure:
+            break
+        if res < best[0]:
+            best = (res, rows)
+        running_min.append(best[0])
+        # a mixed iterate far worse than the best one (or not finite): restart from the best
+        if mixer is not None and (not np.isfinite(res) or res > ANDERSON_GROWTH * best[0]):
+            mixer.reset()
+            restarts += 1
+            rows = best[1]
+            ext = op.halo(rows)
+            jump = op.jump_part(ext)
+            R = op.drift_part(rows, ext) + jump
+        # stagnation: the contraction of the best residual over the recent iterations
+        if it >= max(50, STAGNATION_START * max_it):
+            slope = log_slope(running_min, window=it // 2)
+            projected = it + np.log(rtol / best[0]) / slope if slope is not None and slope < 0 else np.inf
+            strikes = strikes + 1 if projected > max_it else 0
+            if strikes >= max(20, it // 10):
+                failure = _stagnation_message(acceleration, it, projected,
+                                              np.exp(slope) if slope is not None else None,
+                                              best[0], rtol, max_it)
+                break
+        if mixer is not None:
+            xbar, _ = mixer.combine(rows, R)
+            if xbar is not rows:
+                jump = op.jump_part(op.halo(xbar))
+        g = sylv.apply(jump)
+        tr = _trace(g, layout)
+        if not np.isfinite(tr) or abs(tr) < 1e-300:
+            failure = f"L0^-1 L1 rho has trace {tr} at iteration {it}"
+            break
+        g /= tr
+        rows = g
+        if checkpoint is not None and checkpoint_every > 0:
+            due = layout.comm.bcast(time.perf_counter() - last_checkpoint >= checkpoint_every, root=0)
+            if due:
+                checkpoint(rows, {"method": "sylvester", "iterations": it + 1,
+                                  "relative_residual": float(best[0]), "residual_norm": FIXED_POINT_NORM})
+                last_checkpoint = time.perf_counter()
+    seconds = time.perf_counter() - t0
+    slope = log_slope(running_min or hist, window=10)
+    info = {"method": "sylvester", "acceleration": acceleration if mixer else "none",
+            "iterations": it, "solve_seconds": seconds, "residual_norm": FIXED_POINT_NORM,
+            "residual_history": _thin(hist),
+            "contraction": float(np.exp(slope)) if slope is not None else None}
+    if mixer is not None:
+        info.update(acceleration_history=history, acceleration_restarts=restarts)
+    if failure:
+        if best[1] is not None and not (res <= best[0]):
+            rows = best[1]           # keep the best iterate, not the last one
+        if not failure.startswith("sylvester"):
+            failure = (f"sylvester fixed point (eq. 14) {failure}: {FIXED_POINT_NORM} = "
+                       f"{min(best[0], res):.2e} > rtol = {rtol:.1e}; relative residual history: "
+                       f"{_history_text(hist)}")
+        raise UnconvergedError(failure, _vec(rows, layout) if np.isfinite(best[0]) else None, info,
+                               relative_residual=float(min(best[0], res)))
     return _vec(rows, layout), info
 
 
 # --- dispatch -------------------------------------------------------------------------------------
 
 def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None,
-                 initial=None) -> SteadyState:
+                 initial=None, checkpoint=None) -> SteadyState:
     """Solve ``L rho = 0``, ``Tr rho = 1`` with the method of ``solver_cfg`` and check the result.
 
     ``initial``: optional warm start (PETSc Vec distributed like rho, or numpy rows / full rho)
-    for the iterative methods; it overrides ``[solver] initial_guess``."""
+    for the iterative methods; it overrides ``[solver] initial_guess``.  ``checkpoint(rows,
+    status)``: called collectively by krylov and sylvester every ``[solver] checkpoint_every``
+    seconds with this rank's rows of the current iterate.  An iterative solve that stops
+    unconverged raises :class:`UnconvergedError` (carrying its last iterate)."""
+    from .progress import DEFAULT_INTERVAL
     from .sylvester import SylvesterInverse
     layout = layout or RowLayout.create(model.N)
     requested = solver_cfg.get("method", "auto")
@@ -530,14 +803,19 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
         sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"),
                                 precision=precision)
         extra.update(initial_guess=source, preconditioner=sylv.report())
+        watch = {"progress": solver_cfg.get("progress", DEFAULT_INTERVAL), "checkpoint": checkpoint,
+                 "checkpoint_every": solver_cfg.get("checkpoint_every", 0.0)}
         if method == "sylvester":
-            rho, info = solve_fixed_point(model, layout, sylv, x0, rtol, max_it)
+            rho, info = solve_fixed_point(model, layout, sylv, x0, rtol, max_it,
+                                          acceleration=solver_cfg.get("acceleration", "anderson"),
+                                          history=solver_cfg.get("acceleration_history", ANDERSON_HISTORY),
+                                          **watch)
         else:
             t1 = time.perf_counter()
             L = _operator(model, layout, operator, H, c_ops)
             extra["operator_seconds"] = time.perf_counter() - t1
             rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it,
-                                     ksp_type=settings["ksp_type"])
+                                     ksp_type=settings["ksp_type"], **watch)
     seconds = time.perf_counter() - t0
     info.update(extra)
     # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)

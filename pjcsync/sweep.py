@@ -252,13 +252,15 @@ def sweep_header(cfg: dict, grid: Grid, task: tuple[int, int], indices: list[int
 # --- one point ------------------------------------------------------------------------------------
 
 def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model=None,
-                force: bool = False, log=None):
+                force: bool = False, log=None, checkpoint=None):
     """The steady state of one point (as ``pjcsync steady``) and its observables and warnings.
 
     ``[cavity] levels = "auto"`` chooses n_c (:func:`pjcsync.truncation.adaptive_steady_state`;
     ``initial`` may then come from a model with other levels, ``initial_model``); a fixed n_c is
     solved with the coarse start of :func:`pjcsync.truncation.coarse_started_steady_state`.
-    The returned state's ``model`` and ``layout`` are those of the final solve."""
+    The returned state's ``model`` and ``layout`` are those of the final solve.
+    ``checkpoint``: see :func:`pjcsync.steady.steady_state` (fixed n_c; the coarse solves write
+    none)."""
     from .truncation import adaptive_steady_state, coarse_started_steady_state
     from .observables import EDGE_WARNING, basic_observables, entanglement_observables
     auto_levels = cfg["cavity"]["levels"] == "auto"
@@ -274,7 +276,7 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
                                       force=force, log=log)
     else:
         state = coarse_started_steady_state(model, cfg["solver"], cfg["cavity"], layout, initial=initial,
-                                            log=log)
+                                            log=log, checkpoint=checkpoint)
     model, layout = state.model, state.layout
     obs = basic_observables(model, state.rows(), layout)
     obs.update(entanglement_observables(model, state.rows(), layout, sigma=obs["sigma"]))

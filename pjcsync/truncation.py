@@ -105,13 +105,14 @@ def edge_population(state: SteadyState) -> tuple[float, np.ndarray]:
 
 
 def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, layout: RowLayout,
-                                initial=None, log=None) -> SteadyState:
+                                initial=None, log=None, checkpoint=None) -> SteadyState:
     """:func:`~pjcsync.steady.steady_state`, started from the coarse ladder when it applies.
 
     It applies to krylov and sylvester (also chosen by ``auto``) with ``[solver] coarse_start``,
     no ``initial`` state, the default initial guess, and ``n_c >= 2 levels_start``.  A coarse
     solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
-    the coarse states only start the fine solve, they are never results."""
+    the coarse states only start the fine solve, they are never results.  ``checkpoint``
+    (:func:`~pjcsync.steady.steady_state`) goes to the fine solve only."""
     start = cavity_cfg.get("levels_start", 16)
     ladder = coarse_ladder(model.levels, start)
     comm = layout.comm
@@ -119,7 +120,7 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
     if (initial is not None or not solver_cfg.get("coarse_start", True) or not ladder
             or solver_cfg.get("initial_guess", "identity") != "identity"
             or _resolved_method(model, solver_cfg) not in ITERATIVE):
-        return steady_state(model, solver_cfg, layout, initial=initial)
+        return steady_state(model, solver_cfg, layout, initial=initial, checkpoint=checkpoint)
     t0 = time.perf_counter()
     steps, prev = [], None
     good = None                                   # the last coarse state fit to start from
@@ -156,7 +157,7 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
     init = embed_rows(good.rows(), good.model, good.layout, model, layout) if good is not None else None
     if good is not None:
         good.rho.destroy()
-    state = steady_state(model, solver_cfg, layout, initial=init)
+    state = steady_state(model, solver_cfg, layout, initial=init, checkpoint=checkpoint)
     state.solver["coarse_start"] = steps
     state.solver["final_seconds"] = state.solver.get("seconds")
     state.solver["seconds"] = time.perf_counter() - t0      # time to solution, coarse solves included

@@ -8,6 +8,8 @@
     .venv/bin/python scripts/bench_steady.py --scaling    # only: 1 and 2 ranks, Fig. 11, M = 4, n_c = 100
     .venv/bin/python scripts/bench_steady.py --only fig8  # cases whose name contains "fig8"
     .venv/bin/python scripts/bench_steady.py --targets    # only issue 12's targets (~1 h on 2 cores)
+    .venv/bin/python scripts/bench_steady.py --fixed-point  # only: the paper's fixed point, plain
+                                                          #   against Anderson mixing (and krylov)
 
 Every solve runs in its own process (``pjcsync steady --json`` under ``scripts/mpirun.sh`` for
 several ranks; a small QuTiP driver for ``qutip.steadystate`` with ``method="direct"`` (scipy's
@@ -88,7 +90,8 @@ def run_pjcsync(p: dict, method: str, ranks: int, timeout: float, extra=()) -> d
     s = r["solver"]
     pre = s.get("preconditioner", {})
     return {"status": "ok", "seconds": s["seconds"], "wall": r["wall"], "iterations": s["iterations"],
-            "applications": s.get("operator_applications", ""), "residual": s["residual"],
+            "applications": s.get("operator_applications", ""),
+            "solve_seconds": s.get("solve_seconds", s["seconds"]), "residual": s["residual"],
             "peak": s["peak_memory"]["total_bytes"], "n": r["observables"]["n"],
             "note": (f"{pre.get('kind')} cond_V={pre['cond_V']:.1e}" if pre.get("cond_V") else pre.get("kind", ""))
             + (f" setup {pre['setup_seconds']:.1f}s" if pre else "")}
@@ -180,6 +183,36 @@ def scaling_table(its: int, timeout: float) -> list[str]:
 
 
 FAST = ["--set", 'solver.preconditioner_precision="single"', "-ksp_type", "fbcgs"]   # hard points
+
+# the resonant point of issue 12 where the plain fixed point (eq. 14) needs more than 1000 steps
+ISSUE12 = dict(decay=0.3, detunings=[1.2, -0.7], gamma_s=0.015, F=0.35, wr=0.0)
+
+
+def fixed_point_table(timeout: float) -> list[str]:
+    """The paper's fixed point (``method = "sylvester"``) plain (``acceleration = "none"``) and
+    with Anderson mixing (the default), and GMRES (``krylov``) for reference, one rank each, on
+    Fig. 8 at resonance (examples/fig8.toml), Fig. 11 with M = 2 at resonance and the issue-12
+    point.  Iteration limit 3000 (the stagnation test projects against it)."""
+    cases = [("fig8 resonance nc=20", {**FIG8, "M": 2, "nc": 20}),
+             ("fig11 M=2 nc=16", {**FIG11, "M": 2, "nc": 16}),
+             ("issue-12 point nc=20", {**ISSUE12, "M": 2, "nc": 20}),
+             ("issue-12 point nc=50", {**ISSUE12, "M": 2, "nc": 50})]
+    runs = [("sylvester, plain (eq. 14)", "sylvester", ["--set", "solver.acceleration=none"]),
+            ("sylvester, anderson 10", "sylvester", []),
+            ("krylov (gmres)", "krylov", [])]
+    lines = ["| case | N^2 | method | seconds | iterations | s / iteration | <n> |", "|" + "---|" * 7]
+    for name, p in cases:
+        n2 = (p["nc"] * 2 ** p["M"]) ** 2
+        for label, method, extra in runs:
+            r = run_pjcsync(p, method, 1, timeout, ["--set", "solver.progress=0", "--set",
+                                                    "solver.coarse_start=false", *extra])
+            if r["status"] != "ok":
+                lines.append(f"| {name} | {n2:,} | {label} | {r['status']} | | | |")
+            else:
+                lines.append(f"| {name} | {n2:,} | {label} | {r['seconds']:.2f} | {r['iterations']} | "
+                             f"{r['solve_seconds'] / max(r['iterations'], 1):.4f} | {r['n']:.8f} |")
+            print(lines[-1], flush=True)
+    return lines
 
 
 def cases(args):
@@ -306,6 +339,10 @@ def main():
                     help="only the 1- and 2-rank scaling of Fig. 11, M = 4, n_c = 100 (fixed Krylov "
                          "iterations, double and single precision L0^-1); written between "
                          "scaling:start/end markers")
+    ap.add_argument("--fixed-point", action="store_true",
+                    help="only the paper's fixed point, plain against Anderson mixing, and krylov, on "
+                         "Fig. 8, Fig. 11 (M = 2) and the issue-12 point; written between "
+                         "fixedpoint:start/end markers")
     ap.add_argument("--scaling-iterations", type=int, default=20, help="Krylov iterations timed (default 20)")
     ap.add_argument("--timeout", type=float, default=180, help="seconds allowed per solve (default 180)")
     ap.add_argument("--big-timeout", type=float, default=1800, help="seconds per solve for --paper/--big cases")
@@ -328,6 +365,15 @@ def main():
         if not args.no_doc:
             write_block("scaling", f"`scripts/bench_steady.py --scaling` ({args.scaling_iterations} "
                         "Krylov iterations per run):\n\n" + "\n".join(lines))
+        return
+    if args.fixed_point:
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"fixed point, plain against Anderson mixing (load average {' '.join(load)})", flush=True)
+        lines = fixed_point_table(args.timeout if args.timeout != 180 else 1800)
+        load_end = open("/proc/loadavg").read().split()[:3]
+        if not args.no_doc:
+            write_block("fixedpoint", "`scripts/bench_steady.py --fixed-point` (one rank, load average "
+                        f"{' '.join(load)} at the start, {' '.join(load_end)} at the end):\n\n" + "\n".join(lines))
         return
     rows = []
     header = "| case | N^2 | method | ranks | seconds | iterations | residual | peak memory | <n> | vs QuTiP best | notes |"

@@ -40,6 +40,7 @@ SCRIPT = textwrap.dedent("""
             "krylov-mf": {"method": "krylov", "operator": "matrix-free"},
             "krylov-eigen": {"method": "krylov", "preconditioner": "eigen"},
             "sylvester": {"method": "sylvester", "max_iterations": 5000},
+            "sylvester-plain": {"method": "sylvester", "acceleration": "none", "max_iterations": 5000},
             "krylov-ground": {"method": "krylov", "initial_guess": "ground"}}
     for name, cfg in runs.items():
         st = steady_state(m, {"rtol": 1e-11, **cfg}, lay)
@@ -99,7 +100,7 @@ def test_methods_agree_with_qutip(tmp_path, references, case, ranks):
     assert p.returncode == 0, p.stderr[-3000:]
     res = np.load(out, allow_pickle=True).item()
     ref = references[case]
-    for name in ("direct", "krylov", "krylov-mf", "krylov-eigen", "sylvester", "krylov-ground"):
+    for name in ("direct", "krylov", "krylov-mf", "krylov-eigen", "sylvester", "sylvester-plain", "krylov-ground"):
         err = np.abs(res[name] - ref).max()
         assert err < 1e-8, (name, err)
     assert res["matfree err"] < 1e-12 and res["split err"] < 1e-12
@@ -114,7 +115,7 @@ FAIL_CASE = fig8_text(levels=10)
 def test_too_few_iterations_fail_loudly(tmp_path, method):
     cfg = write_config(tmp_path, FAIL_CASE)
     p = run_cli(["steady", cfg, "--set", f"solver.method={method}", "--set", "solver.max_iterations=2"],
-                ranks=2, timeout=120)
+                ranks=2, timeout=120, cwd=tmp_path)
     assert p.returncode == 1, p.stderr
     assert "residual history" in p.stderr and "Traceback" not in p.stderr
     # one line from pjcsync (mpirun adds its own banner about the exit status)
