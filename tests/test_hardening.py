@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -100,12 +101,15 @@ def test_second_sweep_on_the_same_out_is_refused_and_the_first_completes(tmp_pat
         t0 = time.time()
         while not any(Path(f"{out}.parts").glob("p*.h5")) and time.time() - t0 < 60:
             time.sleep(0.05)
-        assert first.poll() is None, "the first sweep ended before the second could start"
-        for extra in (["--overwrite"], ["--resume"], []):
-            p = run_cli(["sweep", cfg, "--out", out, *extra], 1, timeout=TIMEOUT)
-            assert_one_line(p, 2, "being written by another pjcsync run")
-        assert first.poll() is None, "the refused runs disturbed the first"
-        err = first.communicate(timeout=300)[1]
+        os.kill(first.pid, signal.SIGSTOP)        # hold the first run mid-way (it keeps its lock)
+        try:
+            assert first.poll() is None, "the first sweep ended before the second could start"
+            for extra in (["--overwrite"], ["--resume"], []):
+                p = run_cli(["sweep", cfg, "--out", out, *extra], 1, timeout=TIMEOUT)
+                assert_one_line(p, 2, "being written by another pjcsync run")
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        err = first.communicate(timeout=TIMEOUT)[1]
     finally:
         if first.poll() is None:
             first.kill()
