@@ -1,0 +1,125 @@
+"""``pjcsync.steadystate`` for any Lindbladian (issue 13): agreement with ``qutip.steadystate``
+to 1e-8 on random Lindbladians and two physical models that are not the Tavis-Cummings model,
+with every method, in-process (one rank) and at 2 MPI ranks; inputs as Qobj, scipy sparse and
+numpy; the result object; option and input errors."""
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from conftest import ROOT, run_mpi_script
+from lindblad_cases import CASES, reference
+
+qutip = pytest.importorskip("qutip")
+import pjcsync  # noqa: E402
+from pjcsync.config import ConfigError  # noqa: E402
+from pjcsync.parallel import InputError  # noqa: E402
+
+TOL = 1e-8
+METHODS = ("direct", "krylov", "sylvester")
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return {name: reference(name) for name in CASES}
+
+
+def _as(form, H, c_ops):
+    if form == "qobj":
+        return H, c_ops
+    if form == "sparse":
+        return sp.csr_matrix(H.full()), [sp.csr_matrix(c.full()) for c in c_ops]
+    return H.full(), [c.full() for c in c_ops]
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("method", METHODS)
+def test_steadystate_matches_qutip(name, method, refs):
+    H, c_ops = CASES[name]()
+    form = {"random17": "numpy", "random40": "sparse"}.get(name, "qobj")
+    res = pjcsync.steadystate(*_as(form, H, c_ops), method=method)
+    rho = res.full()
+    assert rho.shape == (H.shape[0],) * 2
+    assert np.abs(rho - refs[name]).max() <= TOL, (name, method, np.abs(rho - refs[name]).max())
+    assert res.method == method
+    q = res.to_qutip()
+    assert q.dims == (H.dims if form == "qobj" else [[H.shape[0]], [H.shape[0]]])
+    for op in (H, c_ops[0], c_ops[0].dag() * c_ops[0]):
+        want = qutip.expect(op, qutip.Qobj(refs[name], dims=q.dims))
+        got = res.expect(op if form == "qobj" else op.full())
+        assert abs(got - want) <= TOL * max(1.0, abs(want))
+        assert isinstance(got, float) == op.isherm
+
+
+@pytest.mark.inprocess
+def test_result_statistics_and_checks():
+    H, c_ops = CASES["kerr"]()
+    res = pjcsync.steadystate(H, c_ops, method="krylov", rtol=1e-12)
+    assert res.method == "krylov" and res.iterations >= 1
+    assert "krylov" in res.route and "L0^-1" in res.route
+    h = res.residual_history
+    assert len(h) >= 2 and h[-1] < h[0]
+    assert res.seconds > 0 and res.peak_memory["max_rank_bytes"] > 0
+    assert res.checks["relative_residual"] <= 1e-12
+    assert abs(res.checks["trace_before_normalization"][0] - 1) < 1e-8
+    assert res.checks["min_eigenvalue"] > -1e-8
+    assert abs(res.trace() - 1) < 1e-12
+    json.dumps(res.to_dict(), default=float)
+    auto = pjcsync.steadystate(H, c_ops)
+    assert auto.stats["requested_method"] == "auto" and auto.route.startswith("auto -> ")
+
+
+@pytest.mark.inprocess
+def test_warm_start_and_dims():
+    H, c_ops = CASES["spin_chain"]()
+    cold = pjcsync.steadystate(H, c_ops, method="krylov")
+    warm = pjcsync.steadystate(H, c_ops, method="krylov", initial=cold)
+    assert warm.iterations < cold.iterations
+    assert warm.stats["initial_guess"] == "argument"
+    plain = pjcsync.steadystate(H.full(), [c.full() for c in c_ops], dims=[2, 2, 2, 2], method="direct")
+    assert plain.to_qutip().dims == [[2, 2, 2, 2], [2, 2, 2, 2]]
+
+
+@pytest.mark.inprocess
+def test_misspelled_option_lists_known_options():
+    H, c_ops = CASES["random6"]()
+    with pytest.raises(ConfigError, match=r"unknown option 'rtl'.*did you mean 'rtol'.*known options: method, rtol"):
+        pjcsync.steadystate(H, c_ops, rtl=1e-12)
+    with pytest.raises(ConfigError, match="method must be one of"):
+        pjcsync.steadystate(H, c_ops, method="krylv")
+    with pytest.raises(InputError, match="Tavis-Cummings"):
+        pjcsync.steadystate(H, c_ops, method="rate")
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize("bad, match", [
+    (lambda H, c: (H.full() + 0.1j * np.eye(6), c), "not Hermitian"),
+    (lambda H, c: (H, [np.eye(5)]), "5 x 5 but H is 6 x 6"),
+    (lambda H, c: (np.ones(6), c), "square matrix"),
+    (lambda H, c: (H.full() * np.nan, c), "not finite"),
+    (lambda H, c: (qutip.spre(H), c), "superoperator"),
+])
+def test_bad_operators_are_input_errors(bad, match):
+    H, c_ops = CASES["random6"]()
+    with pytest.raises(InputError, match=match):
+        pjcsync.steadystate(*bad(H, c_ops))
+
+
+@pytest.mark.mpi
+def test_steadystate_two_ranks(tmp_path, refs):
+    out = tmp_path / "api.npz"
+    p = run_mpi_script(ROOT / "tests" / "mpi" / "api_steady.py", 2, [out], timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    data = np.load(out)
+    stats = json.loads((tmp_path / "api.npz.json").read_text())
+    for name in CASES:
+        H, _ = CASES[name]()
+        for method in METHODS:
+            key = f"{name}/{method}"
+            assert stats[key]["ranks"] == 2 and stats[key]["method"] == method
+            assert np.abs(data[key] - refs[name]).max() <= TOL, (key, np.abs(data[key] - refs[name]).max())
+            want = qutip.expect(H * H, qutip.Qobj(refs[name], dims=H.dims))
+            assert abs(stats[key]["expect_H2"] - want) <= TOL * max(1.0, abs(want))
+            assert stats[key]["dims"] == H.dims
