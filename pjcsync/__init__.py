@@ -8,7 +8,8 @@ before importing the solver modules if you need options.
 __version__ = "0.1.0"
 
 _LAZY = {"to_qutip": "qutip_interop", "from_qutip": "qutip_interop", "load": "results",
-         "steadystate": "api", "SteadyStateResult": "api", "Lindbladian": "lindblad"}
+         "steadystate": "api", "SteadyStateResult": "api", "mesolve": "api", "EvolutionResult": "api",
+         "liouvillian_gap": "api", "GapResult": "api", "Lindbladian": "lindblad"}
 
 
 def __getattr__(name):

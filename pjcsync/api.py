@@ -246,3 +246,207 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     layout = RowLayout.create(problem.N, _comm(comm))
     state = steady_state(problem, opts.to_dict(), layout, initial=_initial_array(initial, problem.N))
     return SteadyStateResult(state, problem)
+
+
+# --- time evolution ---------------------------------------------------------------------------
+
+def _state_rows(rho0, N: int, layout: RowLayout) -> np.ndarray:
+    """This rank's rows of a Hermitian, unit-trace rho from a density matrix or ket."""
+    from .lindblad import operator_matrix
+    if _is_qobj(rho0) and rho0.isket:
+        v = rho0.full().ravel()
+        rho = np.outer(v, v.conj())
+    elif not _is_qobj(rho0) and not sp.issparse(rho0) and np.ndim(rho0) == 1:
+        v = np.asarray(rho0, dtype=complex)
+        rho = np.outer(v, v.conj())
+    else:
+        rho = operator_matrix(rho0, "rho0")[0].toarray()
+    if rho.shape != (N, N):
+        raise InputError(f"rho0 is {rho.shape[0]} x {rho.shape[1]} but H is {N} x {N}")
+    from .validate import check_density_matrix
+    rho = check_density_matrix(rho, "rho0")
+    return np.ascontiguousarray(rho[layout.i0:layout.i1])
+
+
+class EvolutionResult:
+    """The result of :func:`mesolve`: ``times``, ``expect`` (one array per ``e_ops`` entry, as
+    QuTiP), ``states`` (gathered N x N arrays at every time when requested) and ``stats``.
+
+    ``final_state()`` gives the last rho as ``Qobj``-ready array (collective, gathered)."""
+
+    def __init__(self, times, expect, states, stats, final_rows, layout, dims):
+        self.times = np.asarray(times)
+        self.expect = expect
+        self.states = states
+        self.stats = stats
+        self.layout = layout
+        self.dims = dims
+        self._final = final_rows
+
+    def final_state(self) -> np.ndarray:
+        """The full N x N rho at the last time (collective)."""
+        return np.concatenate(self.layout.comm.allgather(self._final), axis=0)
+
+    def __repr__(self) -> str:
+        return f"<EvolutionResult {len(self.times)} times, {len(self.expect)} e_ops, {self.stats['steps']} steps>"
+
+
+def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, store_states: bool | None = None,
+            dims=None, comm=None, **options) -> EvolutionResult:
+    """Integrate the Lindblad equation (eq. 9) from ``rho0`` over ``tlist`` (QuTiP's ``mesolve``
+    arguments).  Collective under MPI.
+
+    Parameters
+    ----------
+    H : Qobj, scipy sparse matrix, array_like or Model
+        Time-independent Hamiltonian (hbar = 1), or a model (its RWA Hamiltonian, eq. 3).
+    rho0 : Qobj, array_like
+        Initial density matrix (Hermitian, unit trace, positive) or ket.
+    tlist : array_like
+        Increasing output times; the first is the initial time.
+    c_ops : list, optional
+        Collapse operators with their rates.
+    e_ops : list, optional
+        Operators whose expectation values are recorded at every time.
+    store_states : bool, optional
+        Keep the gathered rho at every time (default: when there are no ``e_ops``, as QuTiP).
+    **options
+        ``rtol`` (1e-8), ``atol`` (1e-10) of the adaptive Runge-Kutta steps (``[evolve]``
+        defaults); PETSc ``-ts_*`` options apply too.
+
+    Returns
+    -------
+    EvolutionResult
+        ``times``, ``expect`` (list of arrays; real for Hermitian operators), ``states``, ``stats``.
+    """
+    from petsc4py import PETSc
+    from .evolve import Generator
+    from .options import validate_section
+    from .parallel import PjcsyncError
+    problem = as_problem(H, c_ops, dims)
+    unknown = set(options) - {"rtol", "atol"}
+    if unknown:
+        from .options import unknown_option_error
+        raise unknown_option_error(sorted(unknown)[0], ["rtol", "atol"], "pjcsync.mesolve")
+    ev = validate_section("evolve", options, "pjcsync.mesolve")
+    times = np.asarray(tlist, dtype=float).ravel()
+    if times.size < 1 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+        raise InputError("tlist must be a non-empty list of increasing finite times")
+    e_list = list(e_ops or [])
+    mats = [operator_matrix(o, f"e_ops[{k}]")[0] for k, o in enumerate(e_list)]
+    for k, m in enumerate(mats):
+        if m.shape[0] != problem.N:
+            raise InputError(f"e_ops[{k}] is {m.shape[0]} x {m.shape[0]} but H is {problem.N} x {problem.N}")
+    store = (not e_list) if store_states is None else bool(store_states)
+    layout = RowLayout.create(problem.N, _comm(comm))
+    rows = _state_rows(rho0, problem.N, layout)
+    gen = Generator(problem, layout, "rotating")
+    # expectation values as linear functionals Tr(O rho) = vec(O^T) . vec(rho)
+    W = sp.vstack([sp.csr_matrix(m.T)[layout.i0:layout.i1].reshape(1, layout.local_size) for m in mats]
+                  + [sp.csr_matrix((1, layout.local_size))], format="csr")
+    herm = [not (abs(m - m.conj().T) > 1e-12 * max(abs(m).max(), 1e-300)).nnz for m in mats]
+    u = gen.half[0][0].createVecRight()
+    u.setArray(rows.ravel())
+    ts = PETSc.TS().create(comm=layout.comm)
+    ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
+    ts.setType(PETSc.TS.Type.RK)
+    ts.setRKType("5dp")
+    ts.setRHSFunction(lambda ts_, t, x, f: gen.apply(t, x, f), u.duplicate())
+    ts.setTolerances(rtol=ev["rtol"], atol=ev["atol"])
+    ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+    ts.setMaxSteps(2 ** 31 - 2)
+    ts.setTime(times[0])
+    scale = abs(problem.hamiltonian()).max() + sum(abs(c).max() ** 2 for c in problem.collapse_operators())
+    dt = 0.05 / max(scale, 1e-300)
+    if times.size > 1:
+        dt = min(dt, times[1] - times[0])
+    ts.setTimeStep(dt)
+    ts.setFromOptions()
+    if ts.getType() not in ("euler", "rk", "ssp"):
+        gen.use_full = True
+        J = gen.jacobian_matrix()
+        ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
+    values, states = [], []
+
+    def record():
+        arr = u.getArray(readonly=True)
+        values.append(np.asarray(allreduce_sum(np.asarray(W @ arr, dtype=complex), layout.comm)))
+        if store:
+            r = arr.reshape(layout.rows, layout.N).copy()
+            states.append(np.concatenate(layout.comm.allgather(r), axis=0))
+
+    import time as _time
+    t_wall = _time.perf_counter()
+    record()
+    for t_out in times[1:]:
+        ts.setMaxTime(t_out)
+        ts.setTimeStep(dt)
+        try:
+            ts.solve(u)
+        except PETSc.Error as exc:
+            raise PjcsyncError(f"time integration failed in PETSc (error {exc.ierr}) at t = {ts.getTime():.6g}",
+                               collective=True) from None
+        if ts.getConvergedReason() < 0 or abs(ts.getTime() - t_out) > 1e-9 * max(1.0, abs(t_out)):
+            raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
+                               f"(TS reason {ts.getConvergedReason()})", collective=True)
+        dt = ts.getTimeStep()
+        record()
+    vals = np.array(values)[:, :len(mats)] if mats else np.zeros((times.size, 0))
+    expect = [vals[:, k].real.copy() if herm[k] else vals[:, k].copy() for k in range(len(mats))]
+    stats = {"ts_type": ts.getType(), "rk_type": ts.getRKType() if ts.getType() == "rk" else None,
+             "steps": int(ts.getStepNumber()), "rejected_steps": int(ts.getStepRejections()),
+             "rhs_evaluations": gen.evaluations, "seconds": _time.perf_counter() - t_wall,
+             "ranks": layout.comm.Get_size(), "rtol": ev["rtol"], "atol": ev["atol"]}
+    final = u.getArray(readonly=True).reshape(layout.rows, layout.N).copy()
+    ts.destroy()
+    gen.destroy()
+    u.destroy()
+    return EvolutionResult(times, expect, states, stats, final, layout, list(problem.dims))
+
+
+# --- the Liouvillian gap ------------------------------------------------------------------------
+
+class GapResult:
+    """Eigenvalues of L nearest 0 (the steady state's 0 excluded): ``eigenvalues`` (complex,
+    by increasing modulus), ``residuals``, ``gap`` (``|lambda_1|``), ``relaxation_rate``
+    (``min -Re lambda``) and ``stats`` (the record of ``pjcsync gap --json``)."""
+
+    def __init__(self, out: dict):
+        self.stats = out
+        self.eigenvalues = np.array([complex(re, im) for re, im in out["eigenvalues"]])
+        self.residuals = np.array(out["residuals"])
+        self.gap = float(out["gap_modulus"])
+        self.relaxation_rate = float(out["relaxation_rate"])
+
+    def __repr__(self) -> str:
+        return f"<GapResult gap={self.gap:.6g} relaxation_rate={self.relaxation_rate:.6g} n={len(self.eigenvalues)}>"
+
+
+def liouvillian_gap(H, c_ops=None, n: int = 4, *, target: float | None = None, dims=None, comm=None,
+                    **options) -> GapResult:
+    """The ``n`` nonzero eigenvalues of the Lindbladian (eq. 9) nearest 0 (SLEPc
+    shift-and-invert).  Collective under MPI.
+
+    Parameters
+    ----------
+    H, c_ops : as :func:`steadystate`
+    n : int
+        How many eigenvalues (``[gap] nev``).
+    target : float, optional
+        Shift-and-invert target (nonzero; default ``-0.01 x`` the smallest decay rate).
+    **options
+        Other ``[gap]`` options: ``tol``, ``max_iterations``, ``deflate``, ``solver``.
+
+    Returns
+    -------
+    GapResult
+    """
+    from .gap import liouvillian_gap as _gap
+    from .options import GapOptions
+    problem = as_problem(H, c_ops, dims)
+    opts = GapOptions.from_dict(options, what="pjcsync.liouvillian_gap", nev=n, target=target).to_dict()
+    if opts["target"] is None and isinstance(problem, Lindbladian):
+        rates = problem.decay_rates()
+        opts["target"] = -0.01 * min(rates) if rates else -1e-3
+    layout = RowLayout.create(problem.N, _comm(comm))
+    return GapResult(_gap(problem, opts, layout))

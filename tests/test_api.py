@@ -123,3 +123,54 @@ def test_steadystate_two_ranks(tmp_path, refs):
             want = qutip.expect(H * H, qutip.Qobj(refs[name], dims=H.dims))
             assert abs(stats[key]["expect_H2"] - want) <= TOL * max(1.0, abs(want))
             assert stats[key]["dims"] == H.dims
+
+
+def _initial(H):
+    return qutip.basis(H.dims[0], [0] * len(H.dims[0]))
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize("name", ["kerr", "spin_chain", "random17"])
+def test_mesolve_matches_qutip(name):
+    H, c_ops = CASES[name]()
+    tlist = np.linspace(0.0, 2.0, 5)
+    e_ops = [H, c_ops[0], c_ops[0].dag() * c_ops[0]]
+    ref = qutip.mesolve(H, _initial(H), tlist, c_ops, e_ops=e_ops, options={"atol": 1e-12, "rtol": 1e-10,
+                                                                                 "store_final_state": True})
+    res = pjcsync.mesolve(H, _initial(H), tlist, c_ops, e_ops, rtol=1e-10, atol=1e-12)
+    assert np.array_equal(res.times, tlist)
+    for k, (got, want) in enumerate(zip(res.expect, ref.expect)):
+        assert np.iscomplexobj(got) == (not e_ops[k].isherm)
+        assert np.abs(np.asarray(got) - np.asarray(want)).max() < 1e-8, (name, k)
+    assert res.states == [] and res.stats["steps"] > 0
+    states = pjcsync.mesolve(H, _initial(H), tlist[:2], c_ops).states       # no e_ops: states kept
+    assert len(states) == 2 and abs(np.trace(states[1]) - 1) < 1e-10
+    assert np.abs(res.final_state() - ref.final_state.full()).max() < 1e-8
+
+
+@pytest.mark.inprocess
+def test_mesolve_input_errors():
+    H, c_ops = CASES["kerr"]()
+    with pytest.raises(ConfigError, match="unknown option 'rtl'.*known options: rtol, atol"):
+        pjcsync.mesolve(H, _initial(H), [0, 1], c_ops, rtl=1e-3)
+    with pytest.raises(InputError, match="increasing"):
+        pjcsync.mesolve(H, _initial(H), [1, 0], c_ops)
+    with pytest.raises(InputError, match="not positive"):
+        pjcsync.mesolve(H, np.diag([1.5, -0.5] + [0] * (H.shape[0] - 2)), [0, 1], c_ops)
+    with pytest.raises(InputError, match="trace"):
+        pjcsync.mesolve(H, 2 * qutip.ket2dm(_initial(H)), [0, 1], c_ops)
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize("name", ["kerr", "spin_chain", "random17"])
+def test_liouvillian_gap_matches_qutip(name):
+    H, c_ops = CASES[name]()
+    ev = qutip.liouvillian(H, c_ops).eigenenergies()
+    ev = ev[np.abs(ev) > 1e-9]
+    res = pjcsync.liouvillian_gap(H, c_ops, n=3)
+    assert len(res.eigenvalues) == 3
+    for lam in res.eigenvalues:
+        assert np.abs(ev - lam).min() < 1e-8
+    assert abs(res.gap - np.abs(ev).min()) < 1e-8
+    with pytest.raises(ConfigError, match="unknown option 'tl'"):
+        pjcsync.liouvillian_gap(H, c_ops, tl=1e-3)
