@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 _LAZY = {"to_qutip": "qutip_interop", "from_qutip": "qutip_interop", "load": "results",
          "steadystate": "api", "SteadyStateResult": "api", "mesolve": "api", "EvolutionResult": "api",
-         "liouvillian_gap": "api", "GapResult": "api", "Lindbladian": "lindblad"}
+         "liouvillian_gap": "api", "GapResult": "api", "Lindbladian": "lindblad",
+         "TavisCummings": "model", "Model": "model"}
 
 
 def __getattr__(name):

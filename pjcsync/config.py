@@ -20,6 +20,7 @@ Example (the paper's Fig. 8 at resonance)::
 from __future__ import annotations
 
 import copy
+import json
 import math
 import tomllib
 from dataclasses import dataclass
@@ -393,3 +394,33 @@ def _check_qubit_lists(cfg: dict) -> None:
                                   f"(one per qubit)")
         else:
             cfg["qubits"][name] = [value] * m
+
+
+def _toml_value(v) -> str:
+    import numpy as np
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, str):
+        return json.dumps(v)            # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):             # an inline table, e.g. [sweep] drive = {detuning = [...]}
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dumps_toml(cfg: dict) -> str:
+    """A (validated) configuration as TOML text (keys with value None are left out), readable
+    by :func:`load_config`; floats are written exactly (``repr``)."""
+    lines = []
+    for section, keys in cfg.items():
+        lines.append(f"[{section}]")
+        for name, value in keys.items():
+            if value is not None:
+                lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)

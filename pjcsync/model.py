@@ -79,6 +79,25 @@ class Model:
                    gamma_s=tuple(q["decay"]), amplitude=cfg["drive"]["amplitude"],
                    drive_detuning=cfg["drive"]["detuning"], omega0=cfg["cavity"]["frequency"])
 
+    @classmethod
+    def from_toml(cls, path, overrides: list[str] | None = None) -> "Model":
+        """The model of a TOML configuration file (``[cavity]``, ``[qubits]``, ``[drive]``;
+        other sections are validated and ignored), with ``--set``-style ``overrides``."""
+        from .config import load_config
+        return cls.from_config(load_config(path, overrides))
+
+    def to_config(self) -> dict:
+        """The model's sections of a configuration (``[cavity]``, ``[qubits]``, ``[drive]``)."""
+        return {"cavity": {"levels": self.levels, "decay": self.gamma, "frequency": self.omega0},
+                "qubits": {"detuning": list(self.detunings), "coupling": list(self.couplings),
+                           "decay": list(self.gamma_s)},
+                "drive": {"amplitude": self.amplitude, "detuning": self.drive_detuning}}
+
+    def to_toml(self) -> str:
+        """The model as TOML text: ``Model.from_toml`` of it gives this model back exactly."""
+        from .config import dumps_toml
+        return dumps_toml(self.to_config())
+
     # --- sizes -----------------------------------------------------------------------------
     @property
     def M(self) -> int:
@@ -167,6 +186,43 @@ class Model:
             raise ConfigError("the lab frame needs [cavity] frequency (omega_0)")
         return self.omega0
 
+    @property
+    def H(self) -> sp.csr_matrix:
+        """The rotating-frame (RWA) Hamiltonian of eq. (3); see :meth:`hamiltonian`."""
+        return self.hamiltonian()
+
+    @property
+    def c_ops(self) -> list[sp.csr_matrix]:
+        """The collapse operators of eq. (5); see :meth:`collapse_operators`."""
+        return self.collapse_operators()
+
+    def lab_frame(self) -> tuple[sp.csr_matrix, sp.csr_matrix, float]:
+        """``(H0, H1, omega)`` with the lab-frame Hamiltonian of eq. (1)
+        ``H(t) = H0 + cos(omega t) H1`` (needs ``frequency``); the collapse operators are
+        :attr:`c_ops` in both frames.  In QuTiP: ``[H0, [H1, lambda t: cos(omega * t)]]``."""
+        return self.lab_hamiltonian_static(), self.lab_drive_operator(), self.omega
+
+    def observables(self, rho, layout=None) -> dict:
+        """The named observables of the paper's figures for any state (names of
+        ``pjcsync steady --json``; docs/conventions.md).
+
+        ``rho``: the full N x N density matrix (array or ``Qobj``) or a result with distributed
+        rows (collective), or this rank's rows with ``layout``."""
+        from .observables import basic_observables, entanglement_observables
+        from .parallel import RowLayout
+        if layout is None:
+            if hasattr(rho, "rows") and hasattr(rho, "layout"):
+                rho, layout = rho.rows(), rho.layout
+            else:
+                if hasattr(rho, "full"):
+                    rho = rho.full()
+                from mpi4py import MPI
+                layout = RowLayout.create(self.N, MPI.COMM_SELF)
+        rows = np.asarray(rho, dtype=DTYPE).reshape(layout.rows, layout.N)
+        obs = basic_observables(self, rows, layout)
+        obs.update(entanglement_observables(self, rows, layout, sigma=obs["sigma"]))
+        return obs
+
     # --- dissipation -----------------------------------------------------------------------
     def collapse_operators(self) -> list[sp.csr_matrix]:
         """``sqrt(gamma) a`` and ``sqrt(gamma_s,l) sigma_l^-`` (eq. 5), zero rates omitted."""
@@ -181,3 +237,65 @@ class Model:
     def ground_state_index(self) -> int:
         """Index of |n=0, down, ..., down> (qubit basis: 0 = up, 1 = down)."""
         return 2 ** self.M - 1
+
+
+def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None, couplings=None,
+                  qubit_decay=None, drive_detuning=None, frequency=None) -> Model:
+    """The driven dissipative Tavis-Cummings model of eqs. (1), (3), (5) (units of lambda).
+
+    Validated by the schema of the TOML configuration (:data:`pjcsync.config.SCHEMA`) with its
+    defaults: a keyword left out (None) takes the value the same key takes when absent from a
+    TOML file, and a bad value raises :class:`~pjcsync.config.ConfigError` naming the key.
+
+    Parameters
+    ----------
+    levels : int
+        Fock levels n_c of the truncated cavity (``[cavity] levels``, required).
+    cavity_decay : float
+        Cavity decay rate gamma (``[cavity] decay``, required).
+    drive : float
+        Drive amplitude F (``[drive] amplitude``, required).
+    detunings : list of float
+        ``Delta_l = Omega_l - omega_0``, one per qubit; M = its length (default: no qubit).
+    couplings : float or list of float
+        ``lambda_l`` (default 1).
+    qubit_decay : float or list of float
+        ``gamma_s,l`` (default 0).
+    drive_detuning : float
+        ``omega - omega_0`` (default 0).
+    frequency : float, optional
+        Cavity frequency omega_0 (lab frame only).
+
+    Returns
+    -------
+    Model
+        With ``H`` and ``c_ops`` (rotating frame), ``lab_frame()``, ``observables(rho)``,
+        ``to_toml()``; ``pjcsync.steadystate(model)`` solves it.
+    """
+    from .config import validate
+    data = {"cavity": {"levels": levels, "decay": cavity_decay, "frequency": frequency},
+            "qubits": {"detuning": None if detunings is None else list(np.atleast_1d(detunings).tolist()),
+                       "coupling": _listify(couplings), "decay": _listify(qubit_decay)},
+            "drive": {"amplitude": drive, "detuning": drive_detuning}}
+    from .config import ConfigError
+    try:
+        return Model.from_config(validate(data))
+    except ConfigError as exc:
+        msg = str(exc)
+        for (section, key), kw in _BUILDER_KEYS.items():
+            msg = msg.replace(f"[{section}] {key}", f"TavisCummings {kw} ([{section}] {key})")
+        raise ConfigError(msg) from None
+
+
+_BUILDER_KEYS = {("cavity", "levels"): "levels", ("cavity", "decay"): "cavity_decay",
+                 ("cavity", "frequency"): "frequency", ("qubits", "detuning"): "detunings",
+                 ("qubits", "coupling"): "couplings", ("qubits", "decay"): "qubit_decay",
+                 ("drive", "amplitude"): "drive", ("drive", "detuning"): "drive_detuning"}
+
+
+def _listify(x):
+    if x is None or isinstance(x, (int, float)) and not isinstance(x, bool):
+        return x
+    if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+        return [float(v) if isinstance(v, (np.floating, np.integer)) else v for v in np.asarray(x).tolist()]
+    return x

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import dumps_toml as config_to_toml  # noqa: F401  (the TOML of a results file)
+
 FORMAT = "pjcsync-results"
 FORMAT_VERSION = 1
 POINT_ATTRS = ("config", "solver", "checks", "warnings", "index", "parameters")   # the last two: sweeps
@@ -55,35 +57,6 @@ def jsonable(o):
 
 def _dumps(obj) -> str:
     return json.dumps(obj, default=jsonable)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    if isinstance(v, str):
-        return json.dumps(v)            # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):             # an inline table, e.g. [sweep] drive = {detuning = [...]}
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def config_to_toml(cfg: dict) -> str:
-    """A validated configuration as TOML text (keys with value None are left out), readable
-    by :func:`pjcsync.config.load_config`."""
-    lines = []
-    for section, keys in cfg.items():
-        lines.append(f"[{section}]")
-        for name, value in keys.items():
-            if value is not None:
-                lines.append(f"{name} = {_toml_value(value)}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def software_versions() -> dict:

@@ -61,6 +61,8 @@ CASES = {
     "spin_chain": lambda: spin_chain(4),
 }
 
+MPI_CASES = ("random40", "kerr", "spin_chain")      # the 2-rank test (the others: in-process)
+
 
 def reference(name: str) -> np.ndarray:
     """``qutip.steadystate`` of case ``name`` as an N x N array."""

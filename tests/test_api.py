@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import ROOT, run_mpi_script
-from lindblad_cases import CASES, reference
+from lindblad_cases import CASES, MPI_CASES, reference
 
 qutip = pytest.importorskip("qutip")
 import pjcsync  # noqa: E402
@@ -110,11 +110,11 @@ def test_bad_operators_are_input_errors(bad, match):
 @pytest.mark.mpi
 def test_steadystate_two_ranks(tmp_path, refs):
     out = tmp_path / "api.npz"
-    p = run_mpi_script(ROOT / "tests" / "mpi" / "api_steady.py", 2, [out], timeout=600)
+    p = run_mpi_script(ROOT / "tests" / "mpi" / "api_steady.py", 2, [out], timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
     data = np.load(out)
     stats = json.loads((tmp_path / "api.npz.json").read_text())
-    for name in CASES:
+    for name in MPI_CASES:
         H, _ = CASES[name]()
         for method in METHODS:
             key = f"{name}/{method}"

@@ -8,14 +8,14 @@ import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
-from lindblad_cases import CASES  # noqa: E402
+from lindblad_cases import CASES, MPI_CASES  # noqa: E402
 import pjcsync  # noqa: E402
 
 out = sys.argv[1]
 comm = MPI.COMM_WORLD
 arrays, stats = {}, {}
-for name, make in CASES.items():
-    H, c_ops = make()
+for name in MPI_CASES:
+    H, c_ops = CASES[name]()
     for method in ("direct", "krylov", "sylvester"):
         res = pjcsync.steadystate(H, c_ops, method=method)
         lay = res.layout
