@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-
-class ConfigError(ValueError):
-    """A configuration mistake, reported as one line with exit status 2."""
+from .errors import ConfigError  # noqa: F401  (a configuration mistake: exit status 2)
 
 
 @dataclass(frozen=True)

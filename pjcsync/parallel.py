@@ -14,22 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from mpi4py import MPI
 
-
-class PjcsyncError(RuntimeError):
-    """A failure reported to the user as one line (exit status 1): no traceback.
-
-    ``collective=True`` says every rank raises the same error at the same point (its
-    condition was computed from reduced values), so the job can end cleanly without
-    MPI_Abort; otherwise the raising rank aborts the whole job."""
-
-    def __init__(self, message: str, collective: bool = False):
-        super().__init__(message)
-        self.collective = collective
-
-
-class InputError(ValueError):
-    """Bad input found after the configuration was read, such as a problem too large for
-    memory: reported as one line with exit status 2, like a configuration error."""
+from .errors import InputError, PjcsyncError  # noqa: F401  (their historical home)
 
 
 @dataclass(frozen=True)

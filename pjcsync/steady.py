@@ -768,6 +768,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
     unconverged raises :class:`UnconvergedError` (carrying its last iterate)."""
     from .progress import DEFAULT_INTERVAL
     from .sylvester import SylvesterInverse
+    from .options import validate_section
+    solver_cfg = validate_section("solver", solver_cfg, "the [solver] options")   # typos are errors
     layout = layout or RowLayout.create(model.N)
     requested = solver_cfg.get("method", "auto")
     method = auto_method(model, solver_cfg) if requested == "auto" else requested

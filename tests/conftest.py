@@ -118,3 +118,56 @@ def wait_until_gone(marker: str, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"processes with {marker!r} still running after {timeout} s: {alive}")
+
+
+# --- test tiers: in-process (direct library calls on one rank) and subprocess/MPI -----------------
+#
+# A test is in the ``mpi`` tier when it, a fixture it uses or a module-level helper it calls
+# (followed to a few levels) uses run_cli, cli_json, run_mpi_script or subprocess; every other
+# test is ``inprocess``.  An explicit @pytest.mark.inprocess / @pytest.mark.mpi wins.
+# ``pytest -m inprocess`` and ``pytest -m mpi`` run each tier alone.
+
+_SUBPROCESS_NAMES = {"run_cli", "cli_json", "run_mpi_script", "subprocess"}
+
+
+def _code_names(code, seen) -> set:
+    if code in seen:
+        return set()
+    seen.add(code)
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const, seen)
+    return names
+
+
+def _starts_subprocess(func, depth: int = 4, seen=None) -> bool:
+    seen = set() if seen is None else seen
+    func = getattr(func, "__wrapped__", func)
+    code = getattr(func, "__code__", None)
+    if code is None or depth < 0:
+        return False
+    names = _code_names(code, seen)
+    if names & _SUBPROCESS_NAMES:
+        return True
+    module_globals = getattr(func, "__globals__", {})
+    for name in names:
+        target = module_globals.get(name)
+        if callable(target) and getattr(target, "__module__", None) == func.__module__ \
+                and _starts_subprocess(target, depth - 1, seen):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("inprocess") or item.get_closest_marker("mpi"):
+            continue
+        funcs = [getattr(item, "function", None)]
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        if fixtureinfo is not None:
+            for name in fixtureinfo.names_closure:
+                for fdef in fixtureinfo.name2fixturedefs.get(name, ()):
+                    funcs.append(fdef.func)
+        sub = any(f is not None and _starts_subprocess(f) for f in funcs)
+        item.add_marker(pytest.mark.mpi if sub else pytest.mark.inprocess)

@@ -174,3 +174,37 @@ def test_liouvillian_gap_matches_qutip(name):
     assert abs(res.gap - np.abs(ev).min()) < 1e-8
     with pytest.raises(ConfigError, match="unknown option 'tl'"):
         pjcsync.liouvillian_gap(H, c_ops, tl=1e-3)
+
+
+@pytest.mark.inprocess
+def test_misspelled_option_on_every_path(tmp_path):
+    """The library's steady_state and the API reject a misspelled key, naming the known ones
+    (the command line: next test, exit status 2)."""
+    from conftest import EXAMPLES
+    from pjcsync.model import Model
+    from pjcsync.steady import steady_state
+    m = Model.from_toml(EXAMPLES / "fig8.toml", ["cavity.levels=4"])
+    for call in (lambda: steady_state(m, {"methd": "krylov"}),
+                 lambda: pjcsync.steadystate(m, methd="krylov")):
+        with pytest.raises(ConfigError, match=r"'methd'.*method, rtol, max_iterations"):
+            call()
+    with pytest.raises(ConfigError, match="operator must be one of"):
+        steady_state(m, {"operator": "matrixfree"})
+
+
+@pytest.mark.mpi
+def test_misspelled_option_on_the_command_line():
+    from conftest import EXAMPLES, run_cli
+    p = run_cli(["steady", EXAMPLES / "fig8.toml", "--set", "solver.methd=krylov"])
+    assert p.returncode == 2 and "'methd'" in p.stderr and "method, rtol, max_iterations" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.inprocess
+def test_error_hierarchy_and_exit_codes():
+    from pjcsync import errors, parallel, config
+    assert parallel.PjcsyncError is errors.PjcsyncError and parallel.InputError is errors.InputError
+    assert config.ConfigError is errors.ConfigError and issubclass(errors.ConfigError, errors.InputError)
+    assert errors.exit_code(errors.ConfigError("x")) == 2 == errors.exit_code(errors.InputError("x"))
+    assert errors.exit_code(errors.PjcsyncError("x")) == 1 == errors.exit_code(RuntimeError("x"))
+    assert isinstance(errors.InputError("x"), ValueError) and isinstance(errors.PjcsyncError("x"), RuntimeError)
