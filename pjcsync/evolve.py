@@ -1,4 +1,4 @@
-"""Time evolution of the Lindblad equation with PETSc TS (paper section 2.1; DESIGN section 3).
+"""Time evolution of the Lindblad equation with PETSc TS (paper section 2.1, eqs. 1-6).
 
 Three generators ``d vec(rho)/dt = L(t) vec(rho)`` (row-major vec, rows of rho distributed as in
 :class:`~pjcsync.parallel.RowLayout`), all in units of 1/lambda:

@@ -1,4 +1,4 @@
-"""The periodic (non-RWA) steady state of the lab-frame model, directly (DESIGN section 3).
+"""The periodic (non-RWA) steady state of the lab-frame model, directly (docs/conventions.md).
 
 In the frame rotating at omega the exact generator is 2 omega-periodic (see :mod:`pjcsync.evolve`):
 
@@ -26,7 +26,7 @@ Methods (``[floquet] method``):
   one split per harmonic): a few iterations, and far less fill than the whole system's LU
   (Fig. 2 point, N = 200, K = 2: 6 iterations, 18 s, 1.3 GB; the whole LU: 106 s, 4.3 GB).
 * ``sylvester``: GMRES on the bordered nonsingular system ``(A + e t^T) x = e`` (``t^T x = Tr rho_0``,
-  ``e = vec(K)/Tr K`` in block 0; DESIGN section 2) preconditioned block by block with the
+  ``e = vec(K)/Tr K`` in block 0; docs/conventions.md) preconditioned block by block with the
   shifted Sylvester inverses ``-(L0 + 2ik omega)^{-1}`` of :mod:`pjcsync.sylvester` (one
   decomposition of G serves every shift).  Needs qubit damping: with gamma_s = 0 (Figs. 1, 2)
   the Sylvester split is a poor approximation and GMRES stalls (no convergence in 1000 iterations).
@@ -212,7 +212,7 @@ def _solve_sylvester(model, blay, rtol, max_iterations, kind="auto"):
     K = blay.K
     w = model.omega
     tvec = _trace_weights(blay)
-    # border e = vec(K_diss) / Tr K_diss in block 0 (DESIGN section 2), vec(I)/N without dissipation
+    # border e = vec(K_diss) / Tr K_diss in block 0 (docs/conventions.md), vec(I)/N without dissipation
     Kd = so.jump_sum(c_ops, lay.N)
     trK = float(np.real(Kd.diagonal().sum()))
     E = Kd / trK if trK > 0 else sp.identity(lay.N, dtype=DTYPE, format="csr") / lay.N

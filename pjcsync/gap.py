@@ -1,4 +1,4 @@
-"""The Liouvillian gap: the slowest nonzero eigenvalues of L with SLEPc (DESIGN section 5).
+"""The Liouvillian gap: the slowest nonzero eigenvalues of L with SLEPc (docs/conventions.md).
 
 L (the RWA Liouvillian of eq. 6, :func:`pjcsync.superoperator.liouvillian`, distributed by rows
 of rho) is not Hermitian: a non-Hermitian eigenproblem (``EPS_NHEP``) solved by Krylov-Schur

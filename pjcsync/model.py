@@ -1,6 +1,6 @@
 """The driven Tavis-Cummings model: parameters and sparse N x N operators.
 
-Conventions (DESIGN section 0), hbar = 1 and energies in units of lambda:
+Conventions (docs/conventions.md), hbar = 1 and energies in units of lambda:
 
 * Tensor order: cavity first, then qubit 1, 2, ..., M; Hilbert dimension ``N = n_c * 2**M``.
 * Qubit basis index 0 is up, 1 is down (as in QuTiP): ``sigmaz = diag(1, -1)``,

@@ -1,4 +1,4 @@
-"""Observables of a row-distributed density matrix (DESIGN section 7).
+"""Observables of a row-distributed density matrix (names and meanings: docs/conventions.md).
 
 Each rank holds rows ``[i0, i1)`` of rho (``RowLayout``); every observable is a local partial
 sum followed by one reduction.  Conventions: Pauli expectations ``<sigma_x,y,z>`` per qubit,
@@ -72,7 +72,7 @@ def basic_observables(model: Model, rho_rows: np.ndarray, layout: RowLayout) -> 
     }
 
 
-# --- partial traces (DESIGN section 7) ---------------------------------------------------------
+# --- partial traces (docs/conventions.md) -------------------------------------------------------
 #
 # Row index i of rho is the mixed-radix number of its site digits, cavity first:
 # i = ((n * 2 + q_1) * 2 + q_2) ... (qubit digit 0 = up, 1 = down).  Sites are numbered

@@ -1,6 +1,6 @@
 """MPI discipline: the row layout of rho, rank-0 output, and ending the whole job on any error.
 
-Layout (DESIGN section 1): the density matrix rho (N x N) is stored as a PETSc vector in
+Layout (docs/conventions.md): the density matrix rho (N x N) is stored as a PETSc vector in
 row-major order, ``r = i*N + j``, and each rank owns whole rows of rho: rows ``i0 <= i < i1``,
 i.e. vector entries ``[i0*N, i1*N)``.  Every distributed object of pjcsync (the Liouvillian,
 the Sylvester preconditioner, observables) follows this layout.
@@ -148,7 +148,7 @@ def transpose_rows(rows: np.ndarray, layout: RowLayout) -> np.ndarray:
     """This rank's rows of X^T, given this rank's rows of X (one all-to-all exchange).
 
     Rank r sends block ``X[rows of r, rows of s]`` to rank s, which transposes what it
-    receives.  Same layout in and out; the "transpose between ranks" of DESIGN section 2."""
+    receives.  Same layout in and out; the "transpose between ranks" of docs/conventions.md."""
     comm = layout.comm
     size = comm.Get_size()
     if size == 1:

@@ -1,6 +1,6 @@
 """Conversions between pjcsync's arrays and QuTiP ``Qobj`` (states, operators, superoperators).
 
-Conventions (DESIGN section 1): pjcsync vectorizes rho row-major, ``vec(rho)[i*N + j] = rho_ij``;
+Conventions (docs/conventions.md): pjcsync vectorizes rho row-major, ``vec(rho)[i*N + j] = rho_ij``;
 QuTiP stacks columns (``operator_to_vector``), so ``vec_QuTiP(rho) = vec_ours(rho^T)``.  Both
 use the same tensor order (cavity first, then qubit 1, 2, ...) and the same qubit basis
 (index 0 = up), so operators and density matrices convert without any permutation; only

@@ -9,10 +9,10 @@ Liouvillian of eqs. (3)-(6) (``H`` of :meth:`pjcsync.model.Model.hamiltonian`, c
 ``sqrt(gamma) a`` and ``sqrt(gamma_s,l) sigma_l^-``).  Its minimum ``S_min = epsilon^2`` measures
 how far the best product state is from a steady state (Appendix A.3).
 
-Exact evaluation, no Fock truncation (DESIGN section 6).  Every cavity factor of ``L(rho)``
+Exact evaluation, no Fock truncation.  Every cavity factor of ``L(rho)``
 lies in the span of ``|f_p><f_q|`` with ``f0 = |alpha>`` and ``f1 = (a^+ - conj(alpha))|alpha>``
 (the displaced one-photon state), because ``a|alpha> = alpha|alpha>`` and ``a^+|alpha> = f1 +
-conj(alpha) f0``.  This basis is orthonormal (DESIGN's ``e1 = a^+|alpha>`` has the Gram matrix
+conj(alpha) f0``.  This basis is orthonormal (the plain ``e1 = a^+|alpha>`` has the Gram matrix
 ``[[1, conj(alpha)], [alpha, |alpha|^2 + 1]]``, and evaluating in it cancels terms of order
 ``|alpha|^6`` for a result of order ``|alpha|^2``), so a cavity operator is its 2 x 2 coefficient
 matrix and ``<X, Y> = Tr(C_X^+ C_Y)``.  Writing ``P = |alpha><alpha|``, ``R = prod_l rho_l``,

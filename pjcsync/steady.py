@@ -5,7 +5,7 @@ Methods (``[solver] method``):
 * ``direct``: sparse LU (MUMPS through PETSc) of L with the equation of ``rho_00`` replaced by
   the trace condition (the rows of L are linearly dependent because L's range is traceless).
   PETSc options (``-pc_factor_mat_solver_type``, ``-mat_mumps_icntl_14`` ...) reach the solver.
-* ``krylov``: the bordered, nonsingular system ``(L + e t^T) rho = e`` (DESIGN section 2), with
+* ``krylov``: the bordered, nonsingular system ``(L + e t^T) rho = e`` (docs/conventions.md), with
   ``t^T rho = Tr rho`` and ``e = K / Tr K`` (``K = L0(I)``), solved by a PETSc KSP (GMRES by
   default, right preconditioned so that the monitored residual is the true one) with the
   preconditioner ``-L0^-1`` of :mod:`pjcsync.sylvester` (eqs. 10-13).  Every KSP and PC option

@@ -1,4 +1,5 @@
-"""The vectorized Lindblad superoperator as a distributed PETSc matrix (DESIGN section 1).
+"""The vectorized Lindblad superoperator as a distributed PETSc matrix (eq. 9;
+docs/conventions.md).
 
 Row-major vectorization, ``r = i*N + j`` holds ``rho_ij``, so ``vec(A rho B) = (A (x) B^T) vec(rho)``
 and the Lindbladian of eq. (9),

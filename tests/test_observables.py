@@ -241,7 +241,7 @@ def test_steady_state_observables_match_qutip(tmp_path, ranks):
 
 def test_paper_fig8_resonance(tmp_path):
     """Section 6 / Figs. 8-9 at resonance: negativity 0.36, about 75 % singlet probability at
-    the minimum of <S^2>, <n> ~ 4F^2/gamma^2 ~ 3, with gamma_s = 3e-3 (DESIGN section 8).
+    the minimum of <S^2>, <n> ~ 4F^2/gamma^2 ~ 3, with gamma_s = 3e-3 (Fig. 8 caption and section 6 of the paper).
 
     Measured (n_c = 16): negativity 0.3566 (paper 0.36, within 0.004), singlet 0.786
     (paper "75 %", within 0.04), <S^2> 0.429 (figure: about 0.5), <n> 2.645 (4F^2/gamma^2 =

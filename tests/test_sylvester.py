@@ -143,7 +143,7 @@ def test_split_triangular_solve(tmp_path, ranks):
 
 
 def test_auto_picks_schur_at_fig8_resonance(tmp_path):
-    """Fig. 8's resonance with gamma_s = 3e-4: cond(V) is huge (DESIGN section 2), auto -> Schur,
+    """Fig. 8's resonance with gamma_s = 3e-4: cond(V) is huge, auto -> Schur,
     and the Schur inverse stays exact where the eigenvector inverse does not."""
     script = tmp_path / "s.py"
     script.write_text(SCRIPT)
