@@ -174,6 +174,20 @@ class SteadyStateResult:
         i = np.arange(lay.i0, lay.i1)
         return complex(allreduce_sum(self.rows()[i - lay.i0, i].sum(), lay.comm))
 
+    def save(self, path, rho: bool = True) -> None:
+        """Write the state to a pjcsync results file (HDF5; collective): the same file as
+        ``pjcsync steady --out PATH [--save-rho]``, read by ``pjcsync.load`` and ``pjcsync show``.
+
+        For the Tavis-Cummings model it holds the model's configuration and observables; for a
+        general problem the solver record carries ``N`` and ``dims``."""
+        from .model import Model
+        from .results import write_steady
+        is_tc = isinstance(self.problem, Model)
+        point = {"config": self.problem.to_config() if is_tc else {},
+                 "solver": {**self.stats, "N": self.N, "dims": self.dims}, "checks": dict(self.checks),
+                 "warnings": [], "observables": self.observables() if is_tc else {}}
+        write_steady(path, point, np.array(self.rows()) if rho else None, self.layout)
+
     def to_dict(self) -> dict:
         """Statistics and checks as plain data (the ``solver`` and ``checks`` records)."""
         return {"N": self.N, "dims": self.dims, "route": self.route, "solver": dict(self.stats),

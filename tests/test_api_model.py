@@ -84,3 +84,17 @@ def test_observables_equal_the_cli(tmp_path):
     for key in ("n", "S2", "singlet", "negativity", "chsh", "theta", "sigma", "a"):
         np.testing.assert_allclose(np.asarray(own[key], dtype=float), np.asarray(cli[key], dtype=float),
                                    atol=1e-9, err_msg=key)
+
+
+@pytest.mark.inprocess
+def test_result_save_and_load(tmp_path):
+    """A result written by ``save`` reads back with ``pjcsync.load``: the same rho and observables."""
+    m = pjcsync.TavisCummings(levels=6, cavity_decay=0.3, drive=0.25, detunings=[1.0, -1.0], qubit_decay=3e-3)
+    res = pjcsync.steadystate(m, method="direct")
+    res.save(tmp_path / "s.h5")
+    data = pjcsync.load(tmp_path / "s.h5")
+    assert np.array_equal(data["rho"], res.full())
+    assert data["observables"]["S2"] == res.observables()["S2"]
+    from pjcsync.config import validate
+    assert Model.from_config(validate(data["config"])) == m
+    assert data["solver"]["method"] == "direct" and data["solver"]["dims"] == [6, 2, 2]
