@@ -305,8 +305,8 @@ class EvolutionResult:
         return f"<EvolutionResult {len(self.times)} times, {len(self.expect)} e_ops, {self.stats['steps']} steps>"
 
 
-def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, store_states: bool | None = None,
-            dims=None, comm=None, **options) -> EvolutionResult:
+def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = None,
+            store_states: bool | None = None, dims=None, comm=None, **kwargs) -> EvolutionResult:
     """Integrate the Lindblad equation (eq. 9) from ``rho0`` over ``tlist`` (QuTiP's ``mesolve``
     arguments).  Collective under MPI.
 
@@ -324,9 +324,11 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, store_states: bool | None
         Operators whose expectation values are recorded at every time.
     store_states : bool, optional
         Keep the gathered rho at every time (default: when there are no ``e_ops``, as QuTiP).
-    **options
+    options : dict, optional
+        As QuTiP's ``options``: ``{"rtol": ..., "atol": ...}`` (same as keywords).
+    **kwargs
         ``rtol`` (1e-8), ``atol`` (1e-10) of the adaptive Runge-Kutta steps (``[evolve]``
-        defaults); PETSc ``-ts_*`` options apply too.
+        defaults); PETSc ``-ts_*`` options apply too.  Any other name is a ConfigError.
 
     Returns
     -------
@@ -338,6 +340,7 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, store_states: bool | None
     from .options import validate_section
     from .parallel import PjcsyncError
     problem = as_problem(H, c_ops, dims)
+    options = {**(options or {}), **kwargs}
     unknown = set(options) - {"rtol", "atol"}
     if unknown:
         from .options import unknown_option_error

@@ -143,6 +143,8 @@ def test_mesolve_matches_qutip(name):
         assert np.iscomplexobj(got) == (not e_ops[k].isherm)
         assert np.abs(np.asarray(got) - np.asarray(want)).max() < 1e-8, (name, k)
     assert res.states == [] and res.stats["steps"] > 0
+    again = pjcsync.mesolve(H, _initial(H), tlist, c_ops, e_ops=e_ops, options={"rtol": 1e-10, "atol": 1e-12})
+    assert all(np.array_equal(a, b) for a, b in zip(again.expect, res.expect))
     states = pjcsync.mesolve(H, _initial(H), tlist[:2], c_ops).states       # no e_ops: states kept
     assert len(states) == 2 and abs(np.trace(states[1]) - 1) < 1e-10
     assert np.abs(res.final_state() - ref.final_state.full()).max() < 1e-8
