@@ -1,7 +1,7 @@
 """From ``import pjcsync`` to Fig. 8 of the paper: <S^2> of two qubits against the drive detuning.
 
 Usage: python examples/quickstart.py [OUTDIR]   (or PJCSYNC_OUT=OUTDIR); writes quickstart_fig8.png.
-Small cavity (n_c = 10) and 15 points: seconds.  Under mpirun every rank runs it alike."""
+Small cavity (n_c = 10) and 15 points: a few seconds."""
 import os
 import sys
 
