@@ -210,3 +210,26 @@ def test_error_hierarchy_and_exit_codes():
     assert errors.exit_code(errors.ConfigError("x")) == 2 == errors.exit_code(errors.InputError("x"))
     assert errors.exit_code(errors.PjcsyncError("x")) == 1 == errors.exit_code(RuntimeError("x"))
     assert isinstance(errors.InputError("x"), ValueError) and isinstance(errors.PjcsyncError("x"), RuntimeError)
+
+
+@pytest.mark.inprocess
+def test_typed_options_follow_the_schema():
+    import dataclasses
+    from pjcsync.config import REQUIRED, SCHEMA
+    from pjcsync.options import OPTION_CLASSES, SolverOptions
+    for section, keys in SCHEMA.items():
+        cls = OPTION_CLASSES[section]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        assert set(fields) == set(keys)
+        for name, key in keys.items():
+            if key.default is REQUIRED:
+                assert fields[name].default is dataclasses.MISSING
+            elif fields[name].default is not dataclasses.MISSING:
+                assert fields[name].default == key.default
+    o = SolverOptions.from_dict({"method": "krylov"}, rtol=1e-12)
+    assert (o.method, o.rtol, o.max_iterations) == ("krylov", 1e-12, SCHEMA["solver"]["max_iterations"].default)
+    assert o.replace(rtol=1e-9).rtol == 1e-9 and o.rtol == 1e-12
+    with pytest.raises(ConfigError, match="max_iterations must be >= 1"):
+        o.replace(max_iterations=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        o.rtol = 1.0
