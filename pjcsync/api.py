@@ -257,6 +257,9 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     if opts.method in TC_ONLY_METHODS and isinstance(problem, Lindbladian):
         raise InputError(f"method {opts.method!r} is the Tavis-Cummings rate series: it needs a "
                          f"pjcsync.TavisCummings model")
+    if opts.initial_guess == "rate" and isinstance(problem, Lindbladian):
+        raise InputError("initial_guess = 'rate' is the Tavis-Cummings rate series: it needs a "
+                         "pjcsync.TavisCummings model")
     layout = RowLayout.create(problem.N, _comm(comm))
     state = steady_state(problem, opts.to_dict(), layout, initial=_initial_array(initial, problem.N))
     return SteadyStateResult(state, problem)

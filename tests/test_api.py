@@ -91,6 +91,8 @@ def test_misspelled_option_lists_known_options():
         pjcsync.steadystate(H, c_ops, method="krylv")
     with pytest.raises(InputError, match="Tavis-Cummings"):
         pjcsync.steadystate(H, c_ops, method="rate")
+    with pytest.raises(InputError, match="Tavis-Cummings"):
+        pjcsync.steadystate(H, c_ops, method="krylov", initial_guess="rate")
 
 
 @pytest.mark.inprocess
