@@ -261,7 +261,14 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
         raise InputError("initial_guess = 'rate' is the Tavis-Cummings rate series: it needs a "
                          "pjcsync.TavisCummings model")
     layout = RowLayout.create(problem.N, _comm(comm))
-    state = steady_state(problem, opts.to_dict(), layout, initial=_initial_array(initial, problem.N))
+    x0 = _initial_array(initial, problem.N)
+    if isinstance(problem, Lindbladian):
+        state = steady_state(problem, opts.to_dict(), layout, initial=x0)
+    else:       # the Tavis-Cummings model: as pjcsync steady (coarse start of the iterative methods)
+        from .options import validate_section
+        from .truncation import coarse_started_steady_state
+        cavity = validate_section("cavity", {"levels": problem.levels, "decay": problem.gamma})
+        state = coarse_started_steady_state(problem, opts.to_dict(), cavity, layout, initial=x0)
     return SteadyStateResult(state, problem)
 
 

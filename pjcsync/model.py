@@ -272,12 +272,14 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
         With ``H`` and ``c_ops`` (rotating frame), ``lab_frame()``, ``observables(rho)``,
         ``to_toml()``; ``pjcsync.steadystate(model)`` solves it.
     """
-    from .config import validate
+    from .config import ConfigError, validate
+    if isinstance(levels, str):
+        raise ConfigError(f"TavisCummings levels must be a number of Fock levels (>= 2), got {levels!r}; "
+                          f"the adaptive levels = 'auto' belongs to pjcsync steady / sweep")
     data = {"cavity": {"levels": levels, "decay": cavity_decay, "frequency": frequency},
             "qubits": {"detuning": None if detunings is None else list(np.atleast_1d(detunings).tolist()),
                        "coupling": _listify(couplings), "decay": _listify(qubit_decay)},
             "drive": {"amplitude": drive, "detuning": drive_detuning}}
-    from .config import ConfigError
     try:
         return Model.from_config(validate(data))
     except ConfigError as exc:
