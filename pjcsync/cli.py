@@ -163,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _fmt_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(n) < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+            if unit == "B":
+                return f"{int(n)} B"
+            return f"{n:.1f} {unit}" if abs(n) < 1e5 else f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
 
@@ -172,17 +174,19 @@ def cmd_info(args, cfg) -> dict:
     from .model import Model
     from .memory import estimate, check_fits
     model = Model.from_config(cfg)
-    est = estimate(model, cfg["solver"])
+    est = estimate(model, cfg)
     out = {"N": model.N, "N2": model.N ** 2, "M": model.M, "levels": model.levels, **est}
     if args.json:
         _emit_json(out)
     else:
         _emit(f"Hilbert dimension N = {model.N} (n_c = {model.levels}, M = {model.M} qubits)\n"
               f"density matrix entries N^2 = {model.N ** 2:,}\n"
-              f"Liouvillian nonzeros (upper bound) = {est['nonzeros']:,}\n"
+              f"Liouvillian nonzeros = {est['nonzeros']:,}\n"
               f"ranks = {est['ranks']} ({est['ranks_on_node']} on this node), method = {est['method']}\n"
               f"memory per rank (estimate) = {_fmt_bytes(est['bytes_per_rank'])}, "
-              f"this node: {_fmt_bytes(est['bytes_node'])} of {_fmt_bytes(est['available_bytes'])} available")
+              f"this node: {_fmt_bytes(est['bytes_node'])} of {_fmt_bytes(est['available_bytes'])} available\n"
+              f"largest parts: " + ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in sorted(
+                  est["parts"].items(), key=lambda kv: -kv[1])[:3]))
     check_fits(est, args.force)
     return out
 
@@ -193,7 +197,7 @@ def cmd_steady(args, cfg) -> dict:
     from .parallel import RowLayout
     from .sweep import solve_point
     model = Model.from_config(cfg)
-    check_fits(estimate(model, cfg["solver"]), args.force)
+    check_fits(estimate(model, cfg), args.force)
     layout = RowLayout.create(model.N)
     state, obs, warnings = _solve_with_checkpoint(
         args, cfg, model, layout, solve_point, force=args.force,
@@ -389,7 +393,9 @@ def cmd_rate(args, cfg) -> dict:
     from .parallel import PjcsyncError, RowLayout
     from .rate import solve_rate, _diverged_message
     from .observables import basic_observables
+    from .memory import estimate, check_fits
     model = Model.from_config(cfg)
+    check_fits(estimate(model, cfg, command="rate"), args.force)
     layout = RowLayout.create(model.N)
     rho, info = solve_rate(model, cfg["solver"], layout, star=args.star, rate_cfg=cfg["rate"],
                            allow_diverged=True)
@@ -452,7 +458,7 @@ def cmd_evolve(args, cfg) -> dict:
     from . import evolve as ev
     model = Model.from_config(cfg)
     ev.Plan.from_config(model, cfg["evolve"])          # configuration errors before any work
-    check_fits(estimate(model, cfg["solver"]), args.force)
+    check_fits(estimate(model, cfg, command="evolve"), args.force)
     layout = RowLayout.create(model.N)
     rows0 = None
     init = cfg["evolve"]["initial"]
@@ -504,7 +510,7 @@ def cmd_semiclassical(args, cfg) -> dict:
     model = Model.from_config(cfg)
     if sc.wants_error_bound(model, cfg["semiclassical"]):
         from .memory import estimate, check_fits
-        check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
+        check_fits(estimate(model, cfg, command="semiclassical"), args.force)
     out = sc.run(model, cfg, MPI.COMM_WORLD)
     out["config"] = cfg
     if args.out:
@@ -520,7 +526,7 @@ def cmd_gap(args, cfg) -> dict:
     from .parallel import RowLayout
     from . import gap
     model = Model.from_config(cfg)
-    check_fits(estimate(model, {**cfg["solver"], "method": "direct"}), args.force)
+    check_fits(estimate(model, cfg, command="gap"), args.force)
     out = gap.liouvillian_gap(model, cfg["gap"], RowLayout.create(model.N))
     out["config"] = cfg
     if args.out:

@@ -1,14 +1,59 @@
-"""Memory estimates made before anything large is allocated.
+"""Memory estimates made before anything large is allocated (issue 14, docs/performance.md).
 
-The numbers are calibrated on measurements (see docs/performance.md): the assembled
-Liouvillian costs ``BYTES_PER_NONZERO`` per stored entry in PETSc plus the scipy temporaries
-of its construction (``ASSEMBLY_OVERHEAD`` times that while it is built); a Krylov solve keeps
-``KRYLOV_VECTORS`` vectors of N^2/P entries; MUMPS stores ``direct_fill`` times the nonzeros of
-L in its factors (measured fill grows with N, see :func:`direct_fill`).
+The estimate is arithmetic on the sizes only: it builds no operator and no array, so it answers
+at once for any input (``levels = 10**23`` included).  Sizes, with ``N = n_c 2**M``:
+
+* nonzeros of the small N x N operators in closed form (:func:`operator_nonzeros`): the drift
+  ``A = -iH - K/2`` has the N diagonal entries, ``2 (n_c - 1) 2**M`` for the drive ``F (a + a^+)``
+  and ``(n_c - 1) 2**M`` per coupled qubit; the collapse operators ``sqrt(gamma) a`` and
+  ``sqrt(gamma_s) s_l^-`` have ``(n_c - 1) 2**M`` and ``N/2``.  The Liouvillian
+  ``A (x) I + I (x) conj(A) + sum_k c_k (x) conj(c_k)`` (row-major vec) then has
+  ``2 nnz(A) N - N^2 + sum_k nnz(c_k)^2`` stored entries (the two drift terms share the N^2
+  diagonal positions; the jump terms share none).  These are the counts of the assembled
+  matrix, zero coefficients (``F = 0``, ``gamma = 0`` ...) dropped as :class:`~pjcsync.model.Model` drops them.
+
+What is counted, in bytes per rank, on the busiest rank (rank 0), ``P`` ranks, ``v = 16 N^2 / P``
+one vector of rho's entries, ``D = 16 N^2`` one dense N x N complex matrix held whole:
+
+* ``BASELINE_BYTES``: the interpreter with numpy, scipy, mpi4py, petsc4py (and slepc4py, h5py)
+  loaded, measured 75-115 MB resident at 1-2 ranks; counted as 150 MB.
+* assembled L (direct, ``operator = "assembled"``, gap, evolve's matrices): ``BYTES_PER_NONZERO``
+  per stored entry in PETSc, times ``ASSEMBLY_PEAK`` while the rows are built as scipy blocks,
+  stacked and copied into PETSc.
+* MUMPS (direct, gap, floquet direct/gmres): ``DIRECT_BYTES_PER_FACTOR_ENTRY`` per factor entry,
+  ``direct_fill`` times nnz(L) entries.
+* Krylov (krylov, floquet gmres/sylvester, gap with the Sylvester solver): GMRES(r) keeps r + 1
+  basis vectors (two per step for FGMRES) and a few work vectors (``KRYLOV_WORK``); the restart r
+  follows :func:`gmres_restart`, the policy the solver uses.  PETSc allocates the basis 10
+  vectors at a time as the iterations need them: the estimate counts the whole basis (a solve
+  that converges in fewer iterations uses less).
+* The Sylvester inverse L0^-1 (krylov, sylvester, floquet sylvester, gap sylvester): replicated
+  dense N x N factors, ``DENSE_EIGEN`` (eigen route: V, V^-1 and their conjugate transposes)
+  or ``DENSE_SCHUR`` (Schur route: Q and conj(Q) on every rank; T and the gathered triangular
+  problem on rank 0) matrices of D, half that in single precision, and the set-up on rank 0
+  (LAPACK's copy and workspace of dense G: ``DENSE_SETUP`` D, in double).
+* The post-solve check gathers rho on rank 0 for its eigenvalues when ``N <=
+  POSITIVITY_CHECK_MAX_N`` (``POSITIVITY_DENSE`` D).
+* Evolve: the Hermitian half of L and the drive terms assembled, ``TS_VECTORS`` vectors (the
+  7 stages and their right-hand sides of RK 5(4) Dormand-Prince, the solution, the generator's
+  work vectors) and, with a checkpoint, one more (the memory-mapped file is resident).
+* Floquet (``[floquet] harmonics = K``): everything of size (2K+1) N^2: the block matrix of
+  :mod:`pjcsync.floquet` (built twice by the direct method), GMRES basis vectors of the
+  block size, and MUMPS factors of the whole system (direct) or of each of the 2K+1 diagonal
+  blocks (gmres).
+* Gap: L assembled, the shift-and-invert solver (MUMPS factors of L - tau, or GMRES with the
+  Sylvester inverse) and SLEPc's ``ncv = max(2 nev, nev + 15)`` basis vectors.
+* Rate series: ``(number of collapse operators + 9)`` dense N x N matrices on rank 0
+  (:func:`pjcsync.rate.dense_bytes`).
+
+The coefficients were calibrated against measured peaks (resident set, the largest rank) on a
+ladder of sizes by ``scripts/memory_ladder.py``; the table is in docs/performance.md, and
+``tests/test_memory.py`` checks ``measured <= estimate <= 2 x measured`` on a subset.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
+
 from mpi4py import MPI
 
 from .model import Model
@@ -16,22 +61,44 @@ from .parallel import InputError, available_memory_bytes, ranks_on_this_node
 
 BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
-ASSEMBLY_OVERHEAD = 2.0           # blocks kept while PETSc fills its copy (measured 47 B/nonzero at M = 4, n_c = 100)
+ASSEMBLY_PEAK = 3.0               # scipy blocks, their stacked copy and PETSc's copy while L is built
 GMRES_RESTART_MAX = 100           # default GMRES restart, lowered when its basis would not fit
-KRYLOV_VECTORS = 106              # GMRES(100) basis + work vectors (see krylov_vectors)
-SYLVESTER_VECTORS = 8             # work vectors of the paper's fixed point (no Krylov basis)
-DENSE_FACTORS = 8                 # replicated N x N arrays of the Sylvester inverse: G, V, V^-1 (or
-                                  # T, Q) and GEMM/transposition temporaries (sylvester.py)
-BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, PETSc, MPI libraries per rank
+KRYLOV_WORK = 12                  # vectors besides the GMRES basis: x, b, e, PETSc's work vectors,
+                                  # the matrix-free halo and products, L0^-1's row temporaries
+KRYLOV_VECTORS = GMRES_RESTART_MAX + 6   # kept for callers of the old model (bench scripts)
+SYLVESTER_VECTORS = 10            # work vectors of the paper's fixed point (no Krylov basis)
+DENSE_EIGEN = 4                   # V, V^-1, V^+, V^-+ on every rank
+DENSE_SCHUR = 2                   # Q, conj(Q) on every rank ...
+DENSE_SCHUR_RANK0 = 4             # ... and on rank 0 T, the gathered F, its transpose and Y
+DENSE_SETUP = 4                   # rank 0 while decomposing G: dense G, LAPACK's copy, factors, workspace
+POSITIVITY_DENSE = 3              # rho gathered on rank 0, its concatenation and eigvalsh's copy
+BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, scipy, PETSc, MPI libraries per rank
 DIRECT_BYTES_PER_FACTOR_ENTRY = 32   # measured peak: 11.2 GB for 327 million factor entries
+TS_VECTORS = 24                   # RK 5(4) stages and stage derivatives, solution, work vectors
+GIB = 2.0 ** 30
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+def operator_nonzeros(model: Model) -> dict:
+    """Stored entries of the N x N operators and of the Liouvillian, in closed form (see the
+    module docstring).  Python integers: exact for any size."""
+    n_c, M = int(model.levels), int(model.M)
+    N = n_c * 2 ** M
+    ladder = (n_c - 1) * 2 ** M                      # entries of a (x) I, and of a^+ (x) I
+    off = (2 * ladder if model.amplitude != 0 else 0) + sum(ladder for g in model.couplings if g != 0)
+    nnz_A = N + off
+    c = ([ladder] if model.gamma > 0 else []) + [N // 2 for g in model.gamma_s if g > 0]
+    nnz_L = 2 * nnz_A * N - N * N + sum(k * k for k in c)
+    # V = F a + sum_l lambda_l s_l^- a (floquet, lab-frame evolve): -i[V, .] has 2 nnz(V) N entries
+    nnz_V = (ladder if model.amplitude != 0 else 0) + sum(ladder // 2 for g in model.couplings if g != 0)
+    return {"N": N, "A": nnz_A, "c_ops": c, "L": nnz_L, "V": nnz_V, "commutator_V": 2 * nnz_V * N,
+            "half": nnz_A * N + sum(k * k for k in c)}
 
 
 def liouvillian_nonzeros(model: Model) -> int:
-    """Upper bound of the stored entries of L: ``nnz(A) N + N nnz(A) + sum_k nnz(L_k)^2``."""
-    from .superoperator import drift_operator, _clean
-    H, c_ops = model.hamiltonian(), model.collapse_operators()
-    A = drift_operator(H, c_ops)
-    return int(2 * A.nnz * model.N + sum(_clean(c).nnz ** 2 for c in c_ops))
+    """Stored entries of the assembled L (closed form, nothing built)."""
+    return operator_nonzeros(model)["L"]
 
 
 def direct_fill(model: Model) -> float:
@@ -64,38 +131,259 @@ def resolve_method(model: Model, solver_cfg: dict) -> str:
     return method
 
 
-def estimate(model: Model, solver_cfg: dict, comm: MPI.Comm | None = None) -> dict:
-    """Sizes and memory per rank for a steady-state solve with ``solver_cfg``."""
+# --- the estimate -------------------------------------------------------------------------------
+
+def _full_config(cfg: dict) -> dict:
+    """Accept the whole configuration or (older callers) its ``[solver]`` section."""
+    return cfg if "solver" in cfg else {"solver": cfg}
+
+
+def estimate(model: Model, cfg: dict, comm: MPI.Comm | None = None, command: str = "steady") -> dict:
+    """Sizes and peak memory per rank of ``command`` ("steady", "evolve", "gap", "rate",
+    "sweep", "semiclassical") for the configuration ``cfg`` on the ranks of ``comm``.
+
+    ``cfg`` is the whole configuration (``[solver]``, ``[floquet]``, ``[evolve]``, ``[gap]``);
+    a bare ``[solver]`` section is accepted (steady state, no harmonics).  Pure arithmetic on
+    the sizes plus two queries of the node (available memory, ranks on it).  Returns
+    ``bytes_per_rank`` (rank 0, the busiest), ``bytes_node`` (times the ranks on this node),
+    ``available_bytes``, ``parts`` (label -> bytes per rank of the phase that makes the peak),
+    ``method``, ``nonzeros`` and ``matrix_free``."""
     comm = comm or MPI.COMM_WORLD
+    cfg = _full_config(cfg)
     P = comm.Get_size()
-    method = resolve_method(model, solver_cfg)
-    n2 = model.N ** 2
-    nnz = liouvillian_nonzeros(model)
-    matrix_free = solver_cfg.get("operator", "auto") in ("matrix-free", "auto") and method != "direct"
     on_node = ranks_on_this_node(comm)
     available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
-    single = solver_cfg.get("preconditioner_precision", "double") == "single"
-    # the paper's fixed point keeps a few work vectors, the Krylov methods their basis too
-    vectors = SYLVESTER_VECTORS if method == "sylvester" else \
-        krylov_vectors(n2, P, available / max(on_node, 1), flexible=single)
-    per_rank = BASELINE_BYTES + vectors * n2 * BYTES_PER_ENTRY / P
-    if not matrix_free:
-        per_rank += ASSEMBLY_OVERHEAD * nnz * BYTES_PER_NONZERO / P
-    if method == "direct":
-        per_rank += DIRECT_BYTES_PER_FACTOR_ENTRY * direct_fill(model) * nnz / P
-    if method in ("krylov", "sylvester"):   # replicated N x N factors of G, complex64 in single
-        per_rank += DENSE_FACTORS * model.N ** 2 * BYTES_PER_ENTRY / (2 if single else 1)
-    return {"method": method, "nonzeros": nnz, "ranks": P, "ranks_on_node": on_node,
-            "bytes_per_rank": float(per_rank), "bytes_node": float(per_rank * on_node),
-            "available_bytes": float(available), "matrix_free": matrix_free}
+    return estimate_sizes(model, cfg, P, available / max(on_node, 1), command, on_node, available)
+
+
+def estimate_sizes(model: Model, cfg: dict, ranks: int, available_per_rank: float,
+                   command: str = "steady", ranks_on_node: int = 1,
+                   available: float | None = None) -> dict:
+    """:func:`estimate` without MPI: ``ranks`` ranks, ``available_per_rank`` bytes for each."""
+    cfg = _full_config(cfg)
+    solver_cfg = cfg.get("solver", {})
+    nz = operator_nonzeros(model)
+    N, P = nz["N"], ranks
+    n2 = N * N
+    sweep_extra = 2.0 if command == "sweep" else 0.0
+    if command == "sweep":
+        command = "steady"
+    if command == "steady" and cfg.get("floquet", {}).get("harmonics", 0) > 0:
+        command = "floquet"
+    est = _Parts(model, nz, P, available_per_rank, solver_cfg)
+    if command == "steady":
+        method = resolve_method(model, solver_cfg)
+        est.steady(method)
+        if sweep_extra:
+            est.add("sweep: warm start and previous point", sweep_extra * est.v)
+    elif command == "floquet":
+        method = est.floquet(cfg.get("floquet", {}))
+    elif command == "evolve":
+        method = est.evolve(cfg.get("evolve", {}), cfg)
+    elif command == "gap":
+        method = est.gap(cfg.get("gap", {}))
+    elif command == "rate":
+        method = "rate"
+        est.steady("rate")
+    elif command == "semiclassical":
+        method = "direct"
+        est.steady("direct")
+    else:
+        raise ValueError(f"no memory estimate for command {command!r}")
+    per_rank = float(BASELINE_BYTES + est.peak())
+    return {"command": command, "method": method, "nonzeros": int(nz["L"]), "ranks": P,
+            "ranks_on_node": ranks_on_node, "bytes_per_rank": per_rank,
+            "bytes_node": per_rank * ranks_on_node,
+            "available_bytes": float(available if available is not None else available_per_rank * ranks_on_node),
+            "matrix_free": est.matrix_free, "parts": {"baseline": float(BASELINE_BYTES), **est.parts()}}
+
+
+class _Parts:
+    """Bytes per rank of each phase of a command; the peak is the largest phase."""
+
+    def __init__(self, model, nz, P, avail, solver_cfg):
+        self.model, self.nz, self.P, self.avail, self.solver_cfg = model, nz, P, avail, solver_cfg
+        self.N = nz["N"]
+        self.n2 = self.N * self.N
+        self.v = float(self.n2) * BYTES_PER_ENTRY / P          # one vector share of rho
+        self.D = float(self.n2) * BYTES_PER_ENTRY              # one whole dense N x N
+        self.phases: dict[str, dict[str, float]] = {}
+        self.always: dict[str, float] = {}
+        self.matrix_free = False
+        # the small N x N sparse operators and their copies (H, c_ops, A, conj(A), slices)
+        self.always["N x N sparse operators"] = 8.0 * BYTES_PER_NONZERO * (nz["A"] + sum(nz["c_ops"]))
+
+    # -- bookkeeping --
+    def add(self, label: str, nbytes: float, phase: str | None = None) -> None:
+        if phase is None:
+            self.always[label] = self.always.get(label, 0.0) + float(nbytes)
+        else:
+            self.phases.setdefault(phase, {})[label] = float(nbytes)
+
+    def _worst(self) -> tuple[str | None, dict]:
+        if not self.phases:
+            return None, {}
+        name = max(self.phases, key=lambda k: sum(self.phases[k].values()))
+        return name, self.phases[name]
+
+    def peak(self) -> float:
+        return sum(self.always.values()) + sum(self._worst()[1].values())
+
+    def parts(self) -> dict:
+        name, worst = self._worst()
+        out = dict(self.always)
+        out.update({f"{name}: {k}": v for k, v in worst.items()})
+        return out
+
+    # -- building blocks --
+    def assembled(self, nnz: float, phase: str, label: str = "assembled L", building: bool = True) -> None:
+        b = float(nnz) * BYTES_PER_NONZERO / self.P
+        self.add(label + (" (while built)" if building else ""), b * (ASSEMBLY_PEAK if building else 1.0), phase)
+
+    def mumps(self, nnz: float, fill: float, phase: str, label: str = "MUMPS factors") -> None:
+        self.add(label, DIRECT_BYTES_PER_FACTOR_ENTRY * fill * float(nnz) / self.P, phase)
+
+    def sylvester_factors(self, phase: str, precision: str = "double", kind: str | None = None) -> str:
+        from .sylvester import AUTO_EIGEN_MAX_N
+        kind = kind or self.solver_cfg.get("preconditioner", "auto")
+        if kind == "auto":
+            kind = "schur" if self.N > AUTO_EIGEN_MAX_N else "eigen"    # eigen when it is kept
+        scale = 0.5 if precision == "single" else 1.0
+        n = DENSE_EIGEN if kind == "eigen" else DENSE_SCHUR + DENSE_SCHUR_RANK0
+        self.add(f"L0^-1 factors ({kind}, {precision})", n * scale * self.D, phase)
+        self.add("L0^-1 set-up (rank 0)", DENSE_SETUP * self.D, "L0^-1 set-up")
+        self.add(f"L0^-1 factors ({kind}, {precision})", n * scale * self.D, "L0^-1 set-up")
+        return kind
+
+    def krylov_basis(self, phase: str, size: float, flexible: bool = False, label: str = "GMRES basis") -> None:
+        per_step = 2 if flexible else 1
+        n2 = size * self.P / BYTES_PER_ENTRY
+        r = gmres_restart(int(n2), self.P, self.avail, per_step)
+        self.add(f"{label} ({'F' if flexible else ''}GMRES({r}))", (per_step * r + 1) * size, phase)
+
+    def check(self, assembled_nnz: float | None) -> None:
+        from .steady import POSITIVITY_CHECK_MAX_N
+        ph = "post-solve check"
+        self.add("rho, residual and transposes", 4 * self.v, ph)
+        if assembled_nnz is not None:
+            self.assembled(assembled_nnz, ph)
+        if self.N <= POSITIVITY_CHECK_MAX_N:
+            self.add("rho gathered for its eigenvalues (rank 0)", POSITIVITY_DENSE * self.D, ph)
+
+    # -- commands --
+    def steady(self, method: str) -> None:
+        from .steady import auto_operator
+        L = self.nz["L"]
+        if method in ("rate", "rate*"):
+            n_ops = len(self.nz["c_ops"])
+            self.add("rate series: dense N x N matrices (rank 0)", (n_ops + 9) * self.D, "solve")
+            self.add("rho", 2 * self.v, "solve")
+            self.check(None)
+            return
+        operator, _ = auto_operator(self.model, self.solver_cfg, method)
+        self.matrix_free = operator == "matrix-free"
+        if method == "direct":
+            self.assembled(L + self.N, "assembly")
+            self.assembled(L, "factorization", building=False)
+            self.mumps(L, direct_fill(self.model), "factorization")
+            self.check(L)
+            return
+        precision = self.solver_cfg.get("preconditioner_precision", "double")
+        self.sylvester_factors("solve", precision)
+        mat = None if self.matrix_free else L
+        if mat is not None:
+            self.assembled(L, "operator assembly")
+            self.sylvester_factors("operator assembly", precision)
+            self.assembled(L, "solve", building=False)
+        if method == "sylvester":
+            self.add("fixed-point work vectors", SYLVESTER_VECTORS * self.v, "solve")
+        else:
+            self.krylov_basis("solve", self.v, flexible=precision != "double")
+            self.add("Krylov work vectors", KRYLOV_WORK * self.v, "solve")
+        self.check(mat)
+
+    def floquet(self, fl: dict) -> str:
+        from .floquet import DIRECT_LIMIT
+        K = int(fl.get("harmonics", 1))
+        nb = 2 * K + 1
+        nnz = nb * self.nz["L"] + 2 * K * 2 * self.nz["commutator_V"]
+        method = fl.get("method", "auto")
+        if method == "auto":
+            method = "direct" if nb * self.n2 <= DIRECT_LIMIT else "gmres"
+        u = nb * self.v                                             # one block vector per rank
+        coo = float(nnz) * (8 + 8 + 16 + BYTES_PER_NONZERO) / self.P   # COO triplets and CSR of the rows
+        self.add("block rows (COO and CSR)", coo, "block assembly")
+        self.assembled(nnz, "block assembly", "block matrix", building=False)
+        if method == "direct":
+            self.add("first copy of the block rows", float(nnz) * BYTES_PER_NONZERO / self.P, "block assembly")
+            self.assembled(nnz, "factorization", "block matrix", building=False)
+            self.add("first copy of the block rows", float(nnz) * BYTES_PER_NONZERO / self.P, "factorization")
+            self.mumps(nnz, direct_fill(self.model) * nb, "factorization", "MUMPS factors of the block system")
+        elif method == "gmres":
+            self.assembled(nnz, "solve", "block matrix", building=False)
+            self.mumps(self.nz["L"], direct_fill(self.model), "solve",
+                       f"MUMPS factors of the {nb} diagonal blocks")
+            self.phases["solve"][f"MUMPS factors of the {nb} diagonal blocks"] *= nb
+            self.add(f"GMRES(100) basis of block vectors", 101 * u, "solve")
+            self.add("block work vectors", 6 * u, "solve")
+        else:
+            self.assembled(nnz, "solve", "block matrix", building=False)
+            self.sylvester_factors("solve")
+            self.add(f"GMRES(100) basis of block vectors", 101 * u, "solve")
+            self.add("block work vectors", 6 * u, "solve")
+        ph = "post-solve check"
+        self.assembled(nnz, ph, "block matrix")
+        self.add("solution and harmonics", 3 * u, ph)
+        self.check(None)
+        return f"floquet-{method}"
+
+    def evolve(self, ev: dict, cfg: dict) -> str:
+        frame, form = ev.get("frame", "rotating"), ev.get("formulation", "rotating")
+        nz = self.nz
+        half = nz["half"]
+        if frame == "lab" and form == "rotating":
+            half += 2 * nz["V"] * self.N
+        elif frame == "lab":
+            half += 2 * (self.model.levels - 1) * 2 ** self.model.M * self.N
+        ph = "integration"
+        self.assembled(half, "assembly", "half generator")
+        self.assembled(half, ph, "half generator", building=False)
+        self.add("TS vectors (RK 5(4): stages, derivatives, solution, work)", TS_VECTORS * self.v, ph)
+        if ev.get("checkpoint"):
+            self.add("checkpoint file mapped", self.v, ph)
+        if ev.get("initial") == "steady":
+            method = resolve_method(self.model, cfg.get("solver", {}))
+            sub = _Parts(self.model, nz, self.P, self.avail, cfg.get("solver", {}))
+            sub.steady(method)
+            name, worst = sub._worst()
+            self.phases[f"initial steady state, {name}"] = dict(worst)
+        return f"evolve-{frame}"
+
+    def gap(self, g: dict) -> str:
+        nev = int(g.get("nev", 4))
+        ncv = max(2 * nev, nev + 15)
+        L = self.nz["L"]
+        self.assembled(L, "assembly")
+        ph = "eigensolver"
+        self.assembled(L, ph, building=False)
+        self.add(f"SLEPc basis ({ncv} vectors) and work", (ncv + 6) * self.v, ph)
+        if g.get("solver", "direct") == "sylvester":
+            self.sylvester_factors(ph)
+            self.krylov_basis(ph, self.v)
+            return "gap-sylvester"
+        self.mumps(L, direct_fill(self.model), ph, "MUMPS factors of L - tau")
+        return "gap-direct"
 
 
 def check_fits(est: dict, force: bool) -> None:
     """Refuse (exit 2) a problem whose estimate exceeds this node's available memory."""
     if est["bytes_node"] > est["available_bytes"] and not force:
-        gb = 2.0 ** 30
         raise InputError(
-            f"problem too large for this node: needs about {est['bytes_node'] / gb:.1f} GB "
-            f"({est['bytes_per_rank'] / gb:.1f} GB on each of {est['ranks_on_node']} ranks, "
-            f"method {est['method']}, {est['nonzeros']:,} nonzeros) but {est['available_bytes'] / gb:.1f} GB "
+            f"problem too large for this node: {est.get('command', 'steady')} needs about "
+            f"{_gb(est['bytes_node'])} ({_gb(est['bytes_per_rank'])} on each of {est['ranks_on_node']} ranks, "
+            f"method {est['method']}, {est['nonzeros']:.4g} nonzeros in L) but {_gb(est['available_bytes'])} "
             f"are available; use more nodes, a lighter method, or --force")
+
+
+def _gb(n: float) -> str:
+    return f"{n / GIB:.3g} GB" if n < 1e6 * GIB else f"{n / GIB:.2e} GB"

@@ -358,7 +358,7 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
         biggest = max(mine, key=lambda k: Model.from_config(configs[k]).N, default=None)
         if biggest is not None:
             pcfg = configs[biggest]
-            check_fits(estimate(Model.from_config(pcfg), pcfg["solver"], sub), force)
+            check_fits(estimate(Model.from_config(pcfg), pcfg, sub, command="sweep"), force)
     except InputError as exc:
         problem = f"group {color}: {exc}" if groups > 1 else str(exc)
     problems = [p for p in world.allgather(problem) if p]

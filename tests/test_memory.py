@@ -19,3 +19,76 @@ def test_restart_policy(available, ranks, flexible, restart):
     per_step = 2 if flexible else 1
     assert gmres_restart(N2, ranks, available, per_step) == restart
     assert krylov_vectors(N2, ranks, available, flexible) == per_step * restart + 6
+
+
+# --- item 6 of issue 14: the estimate is arithmetic, made before anything is built ---------------
+
+import time
+
+import numpy as np
+
+from conftest import EXAMPLES, fig8_text, run_cli, write_config
+from pjcsync.config import load_config
+from pjcsync.memory import estimate_sizes, operator_nonzeros
+from pjcsync.model import Model
+
+
+def _model(levels, detuning, F, gamma, gamma_s, coupling=1.0):
+    return Model.from_config(load_config(data={
+        "cavity": {"levels": levels, "decay": gamma, "frequency": 5.0},
+        "qubits": {"detuning": detuning, "coupling": coupling, "decay": gamma_s},
+        "drive": {"amplitude": F, "detuning": 0.3}}))
+
+
+@pytest.mark.parametrize("levels,detuning,F,gamma,gamma_s,coupling", [
+    (5, [1.0, -1.0], 0.25, 0.3, 3e-3, 1.0),      # Fig. 8
+    (7, [1.0], 0.0, 0.3, 0.0, 1.0),              # no drive, no qubit decay
+    (4, [1.0, 2.0, 3.0], 1.0, 0.0, 0.1, [1.0, 0.0, 2.0]),   # no cavity decay, one qubit uncoupled
+    (6, [], 0.5, 0.1, 0.0, 1.0),                 # the empty cavity
+])
+def test_closed_form_nonzeros_match_the_built_operators(levels, detuning, F, gamma, gamma_s, coupling):
+    """The closed-form counts bound the built matrices' stored entries (equal up to entries
+    that cancel numerically)."""
+    from pjcsync import superoperator as so
+    from pjcsync.evolve import commutator_rows, counter_rotating_operator, half_rows
+    from pjcsync.parallel import RowLayout
+    m = _model(levels, detuning, F, gamma, gamma_s, coupling)
+    lay = RowLayout.create(m.N)
+    H, c_ops = m.hamiltonian(), m.collapse_operators()
+    nz = operator_nonzeros(m)
+    built = {"L": so.local_rows(H, c_ops, lay).nnz, "A": so.drift_operator(H, c_ops).nnz,
+             "commutator_V": commutator_rows(counter_rotating_operator(m), lay).nnz,
+             "half": half_rows(so.drift_operator(H, c_ops), c_ops, lay).nnz}
+    assert nz["c_ops"] == [c.nnz for c in c_ops]
+    for key, n in built.items():
+        assert n <= nz[key] <= n + 2 * m.N, (key, n, nz[key])
+
+
+@pytest.mark.parametrize("levels", [10 ** 7, 10 ** 9, 10 ** 23])
+def test_estimate_is_arithmetic(levels):
+    """Any size answers at once: nothing of size N is built."""
+    cfg = load_config(EXAMPLES / "fig11.toml", [f"cavity.levels={levels}"])
+    t0 = time.perf_counter()
+    for harmonics in (0, 3):
+        cfg["floquet"]["harmonics"] = harmonics
+        for command in ("steady", "evolve", "gap", "rate", "sweep"):
+            est = estimate_sizes(Model.from_config(cfg), cfg, 2, 8e9, command)
+            assert est["bytes_per_rank"] > 16.0 * (levels * 16) ** 2 / 2
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("ranks,levels,command", [
+    (1, "10000000", ["info"]), (1, "1000000000", ["info"]), (1, "100000000000000000000000", ["info"]),
+    (1, "1000000000", ["gap"]), (1, "1000000000", ["evolve", "--set", "evolve.t_end=1"]),
+    (2, "1000000000", ["info"]), (2, "10000000", ["steady"])])
+def test_info_refuses_huge_sizes_at_once(tmp_path, ranks, levels, command):
+    """Issue 14 item 6: ``info --set cavity.levels=1e9`` was killed after 94 s; it must refuse
+    in one line with exit status 2 (the time is the interpreter's start-up)."""
+    cfg = write_config(tmp_path, fig8_text(levels=12, omega0=10.0))
+    t0 = time.perf_counter()
+    p = run_cli([*command, cfg, "--set", f"cavity.levels={levels}"], ranks, timeout=120)
+    assert time.perf_counter() - t0 < 60
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len([l for l in lines if l.startswith("pjcsync")]) == 1, p.stderr
+    assert "too large" in lines[0] and "Traceback" not in p.stderr
