@@ -773,7 +773,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = _agree(lambda: load_config(args.config, args.set), comm) if "config" in vars(args) else None
         check_types()                    # the same options on every rank: the same answer
         _agree(lambda: _claim(args, cfg), comm)     # outputs checked and locked (rank 0)
-        COMMANDS[args.command](args, cfg)
+        from .memory import allocation_failures
+        with allocation_failures():      # --force past the estimate: one line, exit 1, job ended
+            COMMANDS[args.command](args, cfg)
         _warn_unused_options(petsc_args)
     except (ConfigError, InputError) as exc:
         # raised identically on every rank (same inputs): report once, exit 2 everywhere

@@ -57,7 +57,7 @@ import math
 from mpi4py import MPI
 
 from .model import Model
-from .parallel import InputError, available_memory_bytes, ranks_on_this_node
+from .parallel import InputError, PjcsyncError, available_memory_bytes, ranks_on_this_node
 
 BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
@@ -377,6 +377,8 @@ class _Parts:
 
 def check_fits(est: dict, force: bool) -> None:
     """Refuse (exit 2) a problem whose estimate exceeds this node's available memory."""
+    global LAST_ESTIMATE
+    LAST_ESTIMATE = est
     if est["bytes_node"] > est["available_bytes"] and not force:
         raise InputError(
             f"problem too large for this node: {est.get('command', 'steady')} needs about "
@@ -387,3 +389,113 @@ def check_fits(est: dict, force: bool) -> None:
 
 def _gb(n: float) -> str:
     return f"{n / GIB:.3g} GB" if n < 1e6 * GIB else f"{n / GIB:.2e} GB"
+
+
+# --- allocation failures past the estimate (--force) ---------------------------------------------
+
+LAST_ESTIMATE: dict | None = None     # the estimate check_fits last saw (quoted when memory runs out)
+
+
+class OutOfMemory(PjcsyncError):
+    """An allocation failed on this rank: one line naming what and how much; not collective
+    (the other ranks may be waiting in a collective call), so the job is aborted."""
+
+
+def allocation_failure(exc: BaseException) -> str | None:
+    """One line for an allocation failure -- a ``MemoryError`` (numpy says what and how much) or
+    a PETSc out-of-memory error (``PETSC_ERR_MEM``, or a failed ``PetscMalloc``) -- found in
+    ``exc`` or the exceptions it was raised from; None for any other error."""
+    seen = 0
+    while exc is not None and seen < 8:
+        seen += 1
+        if isinstance(exc, MemoryError):
+            what = str(exc).strip() or "an allocation failed"
+            return f"out of memory{_where(exc)}: {what[0].lower() + what[1:]}{_estimate_note()}"
+        if _is_petsc_memory_error(exc):
+            return (f"out of memory in PETSc ({_petsc_allocation(exc)}, PETSc error {exc.ierr})"
+                    f"{_where(exc)}{_estimate_note()}")
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class allocation_failures:
+    """Context manager: an allocation failure inside becomes :class:`OutOfMemory` (one line,
+    exit status 1, the whole job ended); other exceptions pass unchanged."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, (OutOfMemory, KeyboardInterrupt, SystemExit)):
+            return False
+        msg = allocation_failure(exc)
+        if msg is None:
+            return False
+        raise OutOfMemory(msg) from None
+
+
+PETSC_ERR_MEM = 55
+
+
+def _is_petsc_memory_error(exc: BaseException) -> bool:
+    ierr = getattr(exc, "ierr", None)
+    if ierr is None or type(exc).__name__ != "Error":
+        return False
+    return ierr == PETSC_ERR_MEM or "PetscMalloc" in str(exc)
+
+
+def _petsc_allocation(exc: BaseException) -> str:
+    """The PETSc function that asked for the memory, from the error's call stack."""
+    calls = [ln.split("]", 1)[-1].strip().split("(")[0] for ln in str(exc).splitlines() if "() at " in ln]
+    callers = [c for c in calls if not c.startswith("PetscMalloc") and not c.startswith("PetscTrMalloc")]
+    return f"allocating in {callers[-1]}" if callers else "an allocation failed"
+
+
+def _where(exc: BaseException) -> str:
+    """`` in module.function`` of the innermost pjcsync frame of the traceback."""
+    tb, where = exc.__traceback__, ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        mod = tb.tb_frame.f_globals.get("__name__", "")
+        if mod.startswith("pjcsync") and mod != __name__:
+            where = f" in {mod.split('.', 1)[-1]}.{code.co_name}"
+        tb = tb.tb_next
+    return where
+
+
+def _estimate_note() -> str:
+    est = LAST_ESTIMATE
+    if not est:
+        return ""
+    return (f" (estimated {_gb(est['bytes_per_rank'])} per rank, {_gb(est['bytes_node'])} on this node of "
+            f"{_gb(est['available_bytes'])} available)")
+
+
+MUMPS_MEMORY_ERRORS = {-8: "integer workspace too small", -9: "real workspace too small",
+                       -13: "an allocation failed", -14: "integer workspace too small",
+                       -15: "integer workspace too small", -17: "send buffer too small",
+                       -19: "ICNTL(23) memory limit too small", -20: "receive buffer too small"}
+
+
+def mumps_failure(pc) -> str | None:
+    """A MUMPS factorization that ran out of memory, in one line (collective: INFOG is global);
+    None if the factorization is not MUMPS or failed otherwise."""
+    try:
+        if pc.getType() != "lu" or pc.getFactorSolverType() != "mumps":
+            return None
+        F = pc.getFactorMatrix()
+        code, size = F.getMumpsInfog(1), F.getMumpsInfog(2)
+        estimated_mb = F.getMumpsInfog(17)          # analysis estimate, all ranks, MB
+    except Exception:
+        return None
+    if code not in MUMPS_MEMORY_ERRORS:
+        return f"MUMPS error INFOG(1) = {code}" if code < 0 else None
+    if code == -13:
+        entries = -size * 10 ** 6 if size < 0 else size
+        what = f"out of memory in the MUMPS factorization: an allocation of {entries:,} entries failed"
+    else:
+        what = f"out of memory in the MUMPS factorization: {MUMPS_MEMORY_ERRORS[code]} (INFOG(2) = {size})"
+    note = f"; MUMPS's analysis estimated {estimated_mb:,} MB in all" if estimated_mb > 0 else ""
+    if code in (-8, -9, -14, -15, -17, -20):
+        note += "; more workspace: -mat_mumps_icntl_14 100"
+    return f"{what} (MUMPS error {code}){note}{_estimate_note()}"

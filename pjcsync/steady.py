@@ -129,7 +129,8 @@ def lu_solve(A: PETSc.Mat, b: PETSc.Vec, comm, options_prefix: str = "",
                            f"the factorization may have run out of memory") from None
     reason = ksp.getConvergedReason()
     if reason < 0:
-        raise PjcsyncError(f"{what} failed: KSP reason {reason}", collective=True)
+        from .memory import mumps_failure
+        raise PjcsyncError(f"{what} failed: {mumps_failure(pc) or f'KSP reason {reason}'}", collective=True)
     info = {"factorization": pc.getFactorSolverType() or "petsc",
             "ksp_type": ksp.getType(), "pc_type": pc.getType()}
     # petsc4py 3.18 defers destruction of objects still referenced from Python: destroy the

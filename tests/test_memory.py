@@ -92,3 +92,74 @@ def test_info_refuses_huge_sizes_at_once(tmp_path, ranks, levels, command):
     lines = p.stderr.strip().splitlines()
     assert len([l for l in lines if l.startswith("pjcsync")]) == 1, p.stderr
     assert "too large" in lines[0] and "Traceback" not in p.stderr
+
+
+# --- item 8: --force past the estimate ends in one line, exit 1 ----------------------------------
+
+import resource
+import subprocess
+import sys
+
+from conftest import MPIRUN, ROOT, _env
+
+
+def _run_limited(args, ranks, limit_bytes, timeout=300):
+    """``pjcsync ARGS`` with the address space of every process limited (``ulimit -v``)."""
+    cmd = [sys.executable, "-m", "pjcsync", *map(str, args)]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(),
+                          preexec_fn=limit)
+
+
+def _pjcsync_lines(stderr):
+    return [l for l in stderr.splitlines() if l.startswith("pjcsync")]
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_numpy_allocation_failure_is_one_line(ranks):
+    """N = 4000 with 1 GB of address space: the dense N x N factors of L0^-1 cannot be
+    allocated.  One line naming the array and its size, exit 1, every rank ended."""
+    p = _run_limited(["steady", EXAMPLES / "fig8.toml", "--set", "cavity.levels=1000",
+                      "--set", "solver.method=krylov", "--force"], ranks, 10 ** 9)
+    assert p.returncode == 1, p.stderr
+    lines = _pjcsync_lines(p.stderr)
+    assert len(lines) == 1, p.stderr
+    assert "out of memory" in lines[0] and "MiB" in lines[0] and "(4000, 4000)" in lines[0], lines[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_mumps_allocation_failure_is_one_line():
+    """MUMPS reports its failed allocation (INFOG(1) = -13) through the KSP: one line, exit 1."""
+    p = _run_limited(["steady", EXAMPLES / "fig8.toml", "--set", "cavity.levels=60",
+                      "--set", "solver.method=direct", "--force"], 1, 9 * 10 ** 8)
+    assert p.returncode == 1, p.stderr
+    lines = _pjcsync_lines(p.stderr)
+    assert len(lines) == 1 and "out of memory in the MUMPS factorization" in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_allocation_failure_messages():
+    """The one-line messages: numpy's MemoryError, PETSc's failed PetscMalloc, and any other
+    error passed through unchanged."""
+    from petsc4py import PETSc
+    from pjcsync.memory import OutOfMemory, allocation_failure, allocation_failures
+    try:
+        np.empty(2 ** 56, dtype=complex)
+    except MemoryError as exc:
+        msg = allocation_failure(exc)
+    assert msg.startswith("out of memory") and "EiB" in msg
+    old = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 10 ** 9, old[1]))
+        with pytest.raises(OutOfMemory, match="out of memory in PETSc .*VecCreate"):
+            with allocation_failures():
+                PETSc.Vec().createSeq(10 ** 9)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, old)
+    with pytest.raises(ValueError):
+        with allocation_failures():
+            raise ValueError("not a memory error")
