@@ -16,7 +16,7 @@ What is counted, in bytes per rank, on the busiest rank (rank 0), ``P`` ranks, `
 one vector of rho's entries, ``D = 16 N^2`` one dense N x N complex matrix held whole:
 
 * ``BASELINE_BYTES``: the interpreter with numpy, scipy, mpi4py, petsc4py (and slepc4py, h5py)
-  loaded, measured 75-115 MB resident at 1-2 ranks; counted as 150 MB.
+  loaded, measured 75-115 MB resident at 1-2 ranks; counted as 130 MB.
 * assembled L (direct, ``operator = "assembled"``, gap, evolve's matrices): ``BYTES_PER_NONZERO``
   per stored entry in PETSc, times ``ASSEMBLY_PEAK`` while the rows are built as scipy blocks,
   stacked and copied into PETSc.
@@ -72,8 +72,9 @@ DENSE_SCHUR = 2                   # Q, conj(Q) on every rank ...
 DENSE_SCHUR_RANK0 = 4             # ... and on rank 0 T, the gathered F, its transpose and Y
 DENSE_SETUP = 4                   # rank 0 while decomposing G: dense G, LAPACK's copy, factors, workspace
 POSITIVITY_DENSE = 3              # rho gathered on rank 0, its concatenation and eigvalsh's copy
-BASELINE_BYTES = 150 * 2 ** 20    # Python, numpy, scipy, PETSc, MPI libraries per rank
-DIRECT_BYTES_PER_FACTOR_ENTRY = 32   # measured peak: 11.2 GB for 327 million factor entries
+BASELINE_BYTES = 130 * 2 ** 20    # Python, numpy, scipy, PETSc, MPI libraries per rank
+DIRECT_BYTES_PER_FACTOR_ENTRY = 20   # complex entry + MUMPS's integer structure and workspace
+                                     # (its analysis: 14-17 B per entry of direct_fill)
 TS_VECTORS = 24                   # RK 5(4) stages and stage derivatives, solution, work vectors
 GIB = 2.0 ** 30
 
@@ -105,9 +106,11 @@ def direct_fill(model: Model) -> float:
     """Estimated ratio of MUMPS factor entries to nonzeros of L (default ordering).
 
     Measured (PETSc 3.18 / MUMPS, 1 rank): fill 39, 57, 82 for M = 2 and n_c = 20, 40, 80;
-    158 for M = 3, n_c = 30; 173, 265, 353 for M = 4 and n_c = 8, 12, 16.  Roughly
-    proportional to N with a slope that doubles per qubit: ``0.1 * 2**M * N`` bounds them all."""
-    return float(max(10.0, 0.1 * 2 ** model.M * model.N))
+    158 for M = 3, n_c = 30; 173, 265, 353 for M = 4 and n_c = 8, 12, 16; MUMPS's own
+    analysis (INFOG(17)) for Fig. 8 at n_c = 60 and 100: 818 and 3173 MB, 1440 and 2000 bytes
+    per nonzero of L.  ``0.09 * 2**M * N`` bounds them all (the growth is slower than N at
+    large N: an upper bound there)."""
+    return float(max(10.0, 0.09 * 2 ** model.M * model.N))
 
 
 def gmres_restart(n2: int, ranks: int, available_per_rank: float, vectors_per_step: int = 1) -> int:
@@ -255,11 +258,19 @@ class _Parts:
         self.add(f"L0^-1 factors ({kind}, {precision})", n * scale * self.D, "L0^-1 set-up")
         return kind
 
-    def krylov_basis(self, phase: str, size: float, flexible: bool = False, label: str = "GMRES basis") -> None:
-        per_step = 2 if flexible else 1
+    def krylov_basis(self, phase: str, size: float, flexible: bool = False, label: str = "GMRES basis",
+                     options: bool = True, ksp_type: str | None = None) -> None:
+        """The basis of the KSP ``ksp_type`` (default (F)GMRES; ``-ksp_gmres_restart`` read from
+        PETSc's options if ``options``) for vectors of ``size`` bytes."""
+        restart = _ksp_options()[1] if options else None
+        if ksp_type in SHORT_RECURRENCE_KSPS:
+            self.add(f"{ksp_type} work vectors", SHORT_RECURRENCE_VECTORS * size, phase)
+            return
+        per_step = 2 if flexible or (ksp_type or "").startswith(("f", "pipef")) or ksp_type == "gcr" else 1
         n2 = size * self.P / BYTES_PER_ENTRY
-        r = gmres_restart(int(n2), self.P, self.avail, per_step)
-        self.add(f"{label} ({'F' if flexible else ''}GMRES({r}))", (per_step * r + 1) * size, phase)
+        r = restart or gmres_restart(int(n2), self.P, self.avail, per_step)
+        self.add(f"{label} ({ksp_type or ('fgmres' if per_step == 2 else 'gmres')}({r}))",
+                 (per_step * r + 1) * size, phase)
 
     def check(self, assembled_nnz: float | None) -> None:
         from .steady import POSITIVITY_CHECK_MAX_N
@@ -288,7 +299,13 @@ class _Parts:
             self.mumps(L, direct_fill(self.model), "factorization")
             self.check(L)
             return
-        precision = self.solver_cfg.get("preconditioner_precision", "double")
+        ksp_type = None
+        if method == "sylvester":
+            precision = "double"
+        else:
+            from .steady import krylov_settings
+            settings = krylov_settings(self.model, self.solver_cfg)
+            precision, ksp_type = settings["precision"], settings["ksp_type"]
         self.sylvester_factors("solve", precision)
         mat = None if self.matrix_free else L
         if mat is not None:
@@ -298,7 +315,7 @@ class _Parts:
         if method == "sylvester":
             self.add("fixed-point work vectors", SYLVESTER_VECTORS * self.v, "solve")
         else:
-            self.krylov_basis("solve", self.v, flexible=precision != "double")
+            self.krylov_basis("solve", self.v, flexible=precision != "double", ksp_type=ksp_type)
             self.add("Krylov work vectors", KRYLOV_WORK * self.v, "solve")
         self.check(mat)
 
@@ -369,10 +386,28 @@ class _Parts:
         self.add(f"SLEPc basis ({ncv} vectors) and work", (ncv + 6) * self.v, ph)
         if g.get("solver", "direct") == "sylvester":
             self.sylvester_factors(ph)
-            self.krylov_basis(ph, self.v)
+            self.krylov_basis(ph, self.v, options=False)
             return "gap-sylvester"
         self.mumps(L, direct_fill(self.model), ph, "MUMPS factors of L - tau")
         return "gap-direct"
+
+
+SHORT_RECURRENCE_KSPS = ("bcgs", "fbcgs", "fbcgsr", "bcgsl", "ibcgs", "tfqmr", "tcqmr", "cgs", "cg",
+                         "fcg", "cr", "qcg", "minres", "symmlq", "lsqr", "chebyshev", "richardson",
+                         "bicg", "pipebcgs", "pipecg", "pipecr", "groppcg", "preonly")
+SHORT_RECURRENCE_VECTORS = 12     # BiCGStab and its kind: a fixed handful of work vectors
+
+
+def _ksp_options() -> tuple[str | None, int | None]:
+    """``-ksp_type`` and ``-ksp_gmres_restart`` from PETSc's options database, if PETSc is up."""
+    import sys
+    if "petsc4py.PETSc" not in sys.modules:
+        return None, None
+    from petsc4py import PETSc
+    opts = PETSc.Options()
+    restart = opts.getInt("ksp_gmres_restart", 0) if opts.hasName("ksp_gmres_restart") else 0
+    ksp_type = opts.getString("ksp_type", "") if opts.hasName("ksp_type") else ""
+    return (ksp_type or None, restart or None)
 
 
 def check_fits(est: dict, force: bool) -> None:

@@ -68,13 +68,14 @@ def test_closed_form_nonzeros_match_the_built_operators(levels, detuning, F, gam
 def test_estimate_is_arithmetic(levels):
     """Any size answers at once: nothing of size N is built."""
     cfg = load_config(EXAMPLES / "fig11.toml", [f"cavity.levels={levels}"])
-    t0 = time.perf_counter()
+    estimate_sizes(Model.from_config(cfg), cfg, 1, 8e9)      # imports done
+    t0 = time.process_time()                                 # CPU time: the machine may be loaded
     for harmonics in (0, 3):
         cfg["floquet"]["harmonics"] = harmonics
         for command in ("steady", "evolve", "gap", "rate", "sweep"):
             est = estimate_sizes(Model.from_config(cfg), cfg, 2, 8e9, command)
             assert est["bytes_per_rank"] > 16.0 * (levels * 16) ** 2 / 2
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
 
 
 @pytest.mark.parametrize("ranks,levels,command", [
@@ -163,3 +164,38 @@ def test_allocation_failure_messages():
     with pytest.raises(ValueError):
         with allocation_failures():
             raise ValueError("not a memory error")
+
+
+# --- item 7: the estimate holds against measured peaks, on a ladder of sizes ---------------------
+
+def _ladder(quick: bool):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import memory_ladder as ml
+    import tempfile
+    from pathlib import Path
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for c in ml.cases():
+            if quick and not c["quick"]:
+                continue
+            rows.append(ml.run_case(c, Path(d)))
+    return rows
+
+
+def _check_ladder(rows):
+    bad = [r for r in rows if r["rc"] != 0 or not r["measured"] <= r["estimate"] <= 2 * r["measured"]]
+    import memory_ladder as ml
+    assert not bad, "estimate vs measured peak:\n" + ml.table(bad) + "".join(
+        f"\n{r['case']}: {r['error']}" for r in bad if r["error"])
+
+
+def test_estimate_against_measured_peaks_quick():
+    """A few rungs of the ladder (scripts/memory_ladder.py --quick): every command kind,
+    1 and 2 ranks; measured <= estimate <= 2 x measured."""
+    _check_ladder(_ladder(quick=True))
+
+
+@pytest.mark.slow
+def test_estimate_against_measured_peaks_full_ladder():
+    """The whole ladder: N^2 from 1e4 to 1e6, every method, route, operator and command."""
+    _check_ladder(_ladder(quick=False))
