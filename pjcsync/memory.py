@@ -21,7 +21,9 @@ one vector of rho's entries, ``D = 16 N^2`` one dense N x N complex matrix held 
   per stored entry in PETSc, times ``ASSEMBLY_PEAK`` while the rows are built as scipy blocks,
   stacked and copied into PETSc.
 * MUMPS (direct, gap, floquet direct/gmres): ``DIRECT_BYTES_PER_FACTOR_ENTRY`` per factor entry,
-  ``direct_fill`` times nnz(L) entries.
+  ``direct_fill`` times nnz(L) entries, its copy of the matrix (``MUMPS_INPUT_BYTES`` per
+  entry) and ``MUMPS_INSTANCE_BYTES`` per factorization (floquet gmres: one per harmonic block,
+  plus PCFIELDSPLIT's copies of the blocks).
 * Krylov (krylov, floquet gmres/sylvester, gap with the Sylvester solver): GMRES(r) keeps r + 1
   basis vectors (two per step for FGMRES) and a few work vectors (``KRYLOV_WORK``); the restart r
   follows :func:`gmres_restart`, the policy the solver uses.  PETSc allocates the basis 10
@@ -75,6 +77,8 @@ POSITIVITY_DENSE = 3              # rho gathered on rank 0, its concatenation an
 BASELINE_BYTES = 130 * 2 ** 20    # Python, numpy, scipy, PETSc, MPI libraries per rank
 DIRECT_BYTES_PER_FACTOR_ENTRY = 20   # complex entry + MUMPS's integer structure and workspace
                                      # (its analysis: 14-17 B per entry of direct_fill)
+MUMPS_INPUT_BYTES = 24            # MUMPS's own copy of the matrix, per entry (value and indices)
+MUMPS_INSTANCE_BYTES = 16 * 2 ** 20   # fixed workspace of one MUMPS instance (floquet gmres has 2K+1)
 TS_VECTORS = 24                   # RK 5(4) stages and stage derivatives, solution, work vectors
 GIB = 2.0 ** 30
 
@@ -243,8 +247,11 @@ class _Parts:
         b = float(nnz) * BYTES_PER_NONZERO / self.P
         self.add(label + (" (while built)" if building else ""), b * (ASSEMBLY_PEAK if building else 1.0), phase)
 
-    def mumps(self, nnz: float, fill: float, phase: str, label: str = "MUMPS factors") -> None:
-        self.add(label, DIRECT_BYTES_PER_FACTOR_ENTRY * fill * float(nnz) / self.P, phase)
+    def mumps(self, nnz: float, fill: float, phase: str, label: str = "MUMPS factors", count: int = 1) -> None:
+        """``count`` MUMPS factorizations of matrices with ``nnz`` entries: the factors, MUMPS's
+        copy of the matrix and its fixed workspace per instance."""
+        per = DIRECT_BYTES_PER_FACTOR_ENTRY * fill * float(nnz) / self.P + MUMPS_INPUT_BYTES * float(nnz) / self.P
+        self.add(label, count * (per + MUMPS_INSTANCE_BYTES), phase)
 
     def sylvester_factors(self, phase: str, precision: str = "double", kind: str | None = None) -> str:
         from .sylvester import AUTO_EIGEN_MAX_N
@@ -339,8 +346,9 @@ class _Parts:
         elif method == "gmres":
             self.assembled(nnz, "solve", "block matrix", building=False)
             self.mumps(self.nz["L"], direct_fill(self.model), "solve",
-                       f"MUMPS factors of the {nb} diagonal blocks")
-            self.phases["solve"][f"MUMPS factors of the {nb} diagonal blocks"] *= nb
+                       f"MUMPS factors of the {nb} diagonal blocks", count=nb)
+            self.add("diagonal blocks extracted by PCFIELDSPLIT",
+                     nb * float(self.nz["L"]) * BYTES_PER_NONZERO / self.P, "solve")
             self.add(f"GMRES(100) basis of block vectors", 101 * u, "solve")
             self.add("block work vectors", 6 * u, "solve")
         else:

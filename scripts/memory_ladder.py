@@ -36,7 +36,7 @@ EASY = """
 [cavity]
 levels = {levels}
 decay = 1.0
-frequency = 10.0
+frequency = 40.0
 [qubits]
 detuning = {detuning}
 coupling = 1.0
