@@ -65,7 +65,8 @@ BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
 ASSEMBLY_PEAK = 3.0               # scipy blocks, their stacked copy and PETSc's copy while L is built
 GMRES_RESTART_MAX = 100           # default GMRES restart, lowered when its basis would not fit
-KRYLOV_WORK = 12                  # vectors besides the GMRES basis: x, b, e, PETSc's work vectors,
+GMRES_EXTRA = 4                   # PETSc's GMRES keeps restart + 1 basis vectors and its own work vectors
+KRYLOV_WORK = 14                  # vectors besides the GMRES basis: x, b, e, PETSc's work vectors,
                                   # the matrix-free halo and products, L0^-1's row temporaries
 KRYLOV_VECTORS = GMRES_RESTART_MAX + 6   # kept for callers of the old model (bench scripts)
 SYLVESTER_VECTORS = 10            # work vectors of the paper's fixed point (no Krylov basis)
@@ -79,7 +80,7 @@ DIRECT_BYTES_PER_FACTOR_ENTRY = 20   # complex entry + MUMPS's integer structure
                                      # (its analysis: 14-17 B per entry of direct_fill)
 MUMPS_INPUT_BYTES = 24            # MUMPS's own copy of the matrix, per entry (value and indices)
 MUMPS_INSTANCE_BYTES = 16 * 2 ** 20   # fixed workspace of one MUMPS instance (floquet gmres has 2K+1)
-TS_VECTORS = 24                   # RK 5(4) stages and stage derivatives, solution, work vectors
+TS_VECTORS = 26                   # RK 5(4) stages and stage derivatives, solution, work vectors
 GIB = 2.0 ** 30
 
 
@@ -277,7 +278,7 @@ class _Parts:
         n2 = size * self.P / BYTES_PER_ENTRY
         r = restart or gmres_restart(int(n2), self.P, self.avail, per_step)
         self.add(f"{label} ({ksp_type or ('fgmres' if per_step == 2 else 'gmres')}({r}))",
-                 (per_step * r + 1) * size, phase)
+                 (per_step * r + GMRES_EXTRA) * size, phase)
 
     def check(self, assembled_nnz: float | None) -> None:
         from .steady import POSITIVITY_CHECK_MAX_N

@@ -97,7 +97,7 @@ def cases() -> list[dict]:
     out.append(case("krylov gmres", 250, solver=GM, petsc=PRE))         # N^2 = 1e6
     out.append(case("krylov auto (fbcgs)", 250, solver='method = "krylov"'))
     out.append(case("krylov gmres, 2 ranks", 100, ranks=2, solver=GM, petsc=PRE))
-    out.append(case("krylov auto, 2 ranks", 200, ranks=2, solver='method = "krylov"'))
+    out.append(case("krylov auto, 2 ranks", 200, ranks=2, solver='method = "krylov"', quick=True))
     for lv in (10, 25, 40, 60):                       # direct: MUMPS fill grows with N
         out.append(case("direct", lv, solver='method = "direct"'))
         out.append(case("gap (MUMPS)", lv, "gap"))
