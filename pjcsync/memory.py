@@ -322,6 +322,9 @@ class _Parts:
             self.assembled(L, "solve", building=False)
         if method == "sylvester":
             self.add("fixed-point work vectors", SYLVESTER_VECTORS * self.v, "solve")
+            if self.solver_cfg.get("acceleration", "anderson") == "anderson":    # steady._Anderson: dX, dR
+                self.add("Anderson history", 2 * self.solver_cfg.get("acceleration_history", 10) * self.v,
+                         "solve")
         else:
             self.krylov_basis("solve", self.v, flexible=precision != "double", ksp_type=ksp_type)
             self.add("Krylov work vectors", KRYLOV_WORK * self.v, "solve")
