@@ -1,30 +1,55 @@
-"""The inverse of the Sylvester part L0 of the Lindbladian (paper eqs. 10-13, DESIGN section 2).
+"""The inverse of the Sylvester part L0 of the Lindbladian (paper eqs. 10-13).
 
 Split ``L(rho) = -L0(rho) + L1(rho)`` with
 
     L0(X) = G X + X G^+,    G = iH + K/2,  K = sum_k L_k^+ L_k     (eqs. 10, 11)
     L1(X) = sum_k L_k X L_k^+                                      (eq. 12)
 
+Both routes are the same sandwich of four dense products around a middle step, on the
+row-distributed layout of :mod:`pjcsync.parallel` (each rank owns whole rows of C and of X):
+
+    schur:  F = Q^+ C Q,   (T + s) Y + Y T^+ = F,             X = Q Y Q^+
+    eigen:  Z = V^-1 C V^-+,  Y_ij = Z_ij / (d_i + conj(d_j) + s),  X = V Y V^+      (eq. 13)
+
 :class:`SylvesterInverse` solves ``G X + X G^+ + s X = C`` for X given C, for any complex
 scalar shift s (``s = 0`` for the steady state; ``s = 2ik omega`` for the harmonics of a
-periodic steady state), on the row-distributed layout of :mod:`pjcsync.parallel` (each rank
-owns whole rows of C and of X).  G is dense N x N and decomposed once per parameter point on
-rank 0 (LAPACK), then broadcast: every rank holds the N x N factors.
+periodic steady state).  G is dense N x N and decomposed once per parameter point on rank 0
+(LAPACK ``zgees``/``zgeev``, the only serial step), then broadcast once in the working
+precision: every rank holds one N x N factor (``Q^+``; eigen: ``V^-1`` and ``V^+``) and, for
+Schur, T.  An application on P ranks:
 
-* ``kind = "eigen"``: ``G = V D V^-1``, ``X = V Y V^+``, ``Y_ij = (V^-1 C V^-+)_ij / (d_i + conj(d_j) + s)``
-  (eq. 13).  Four local GEMMs and two all-to-all transposes (:func:`~pjcsync.parallel.transpose_rows`),
-  ``O(N^3 / P)`` flops per rank.  Exact only when ``cond(V)`` is moderate.
-* ``kind = "schur"`` (Bartels-Stewart): ``G = Q T Q^+`` with T upper triangular and Q unitary,
-  ``X = Q Y Q^+`` with ``(T + s) Y + Y T^+ = Q^+ C Q``.  The unitary transforms are the same four
-  distributed GEMMs; the triangular Sylvester solve is gathered on rank 0 and solved by a
-  recursive blocked algorithm (GEMM updates, a C column sweep on small diagonal blocks, :mod:`pjcsync.trsyl`).  With
-  two ranks or more, rank 1 solves the off-diagonal quadrant ``Y12`` of every level of the
-  recursion while rank 0 solves ``Y21`` (:meth:`SylvesterInverse._solve_triangular`).
-  Backward stable whatever ``cond(V)``.
+1. ``W = C Q`` on my rows, written by one GEMM per destination rank straight into the chunks
+   of an all-to-all that leaves on each rank ``W[:, my columns]`` (N x N/P);
+2. ``F[:, my columns] = Q^+ W[:, my columns]``;
+3. the middle step on my columns: the elementwise division (eigen), or the triangular
+   Sylvester solve (Schur, below);
+4. ``U[:, my columns] = Q Y[:, my columns]``, an all-to-all back to rows, and
+   ``X = sum_p U[:, columns of p] Q[:, columns of p]^+`` accumulated in place.
+
+The four products are ZGEMM/CGEMM calls with transpose/conjugate flags on the stored factor
+(``scipy.linalg.blas``; no conjugated or transposed copy of Q is made or kept); work arrays
+are kept per working precision across calls; ``4 N^3 / P`` multiply-adds per rank.  "My
+columns" are the column blocks of :func:`column_blocks`, dealt to the ranks cyclically in
+snake order; Q's columns are stored permuted into that order, so that the all-to-all chunks
+are contiguous.
+
+* ``kind = "schur"`` (Bartels-Stewart): ``G = Q T Q^+`` with T upper triangular and Q unitary.
+  The triangular solve ``(T + s) Y + Y T^+ = F`` (another ``N^3`` multiply-adds) runs on every
+  rank at once (:meth:`SylvesterInverse._wavefront`): block ``Y_IJ`` of a ``nb x nb`` block
+  partition needs the blocks below it in its column (local) and right of it in its row
+  (other ranks), so the blocks are solved in a wavefront over anti-diagonals, each solved
+  block being sent to the ranks owning columns left of it; all updates are GEMMs, the
+  diagonal blocks are solved by :func:`solve_triangular_sylvester` (a C column sweep,
+  :mod:`pjcsync.trsyl`, below ``LEAF_BLOCK``).  On one rank, that recursive blocked solve on
+  the whole of T.  Backward stable whatever ``cond(V)``.
+* ``kind = "eigen"``: ``G = V D V^-1``.  Exact only when ``cond(V)`` is moderate.
 * ``kind = "auto"``: the eigen-decomposition, kept if ``cond_1(V) <= COND_LIMIT`` and its inverse
   reproduces a random right-hand side to ``VERIFY_TOL``; otherwise the Schur form.  Above
   ``N = AUTO_EIGEN_MAX_N`` the Schur form directly.  The choice
   and ``cond_V`` are reported.
+
+Measured costs against the GEMM rate, and the projection to many ranks: docs/performance.md,
+"Distributed L0^-1 (issue 12)" (``scripts/bench_l0.py``).
 
 ``precision = "single"`` keeps the factors in complex64 and applies the inverse in single
 precision (complex128 in and out): half the memory of the factors and 1.7-1.8 times faster
@@ -39,6 +64,7 @@ double precision; the paper's fixed point, which iterates the inverse itself, ne
 """
 from __future__ import annotations
 
+import bisect
 import time
 
 import numpy as np
@@ -59,38 +85,64 @@ AUTO_EIGEN_MAX_N = 1024   # auto above this N: Schur directly.  Measured at N = 
                           # cond(V) = 1.6e16, and the eigen trial (zgeev + inverse + check) costed
                           # twice the Schur set-up for nothing; Schur is always exact and its
                           # application costs one extra triangular solve (~25 %).
-SPLIT_MIN = 128           # with >= 2 ranks the triangular solve is split down to quadrants this small
 TRSYL_BLOCK = 96          # size below which the triangular Sylvester solve calls pjcsync.trsyl.solve_small
+WAVE_BLOCK = 96           # target size of the blocks Y_IJ of the distributed triangular solve
+LEAF_BLOCK = 64           # ... each solved recursively, small blocks below this size (measured
+                          # with LAPACK ztrsyl at N = 1600: a 100 x 100 block of T cost 15 GEMMs of
+                          # that size, 11 when split to 50 x 50)
 KINDS = ("auto", "eigen", "schur")
 PRECISIONS = {"double": (np.complex128, MPI.C_DOUBLE_COMPLEX), "single": (np.complex64, MPI.C_FLOAT_COMPLEX)}
-_STOP = -1                # header of the message that ends rank 1's help with a triangular solve
+_MPI_TYPE = {np.complex128: MPI.C_DOUBLE_COMPLEX, np.complex64: MPI.C_FLOAT_COMPLEX}
+_WAVE_TAG = 23617         # tag of the blocks of Y exchanged by the distributed triangular solve
 
 
 # --- the triangular Sylvester solve ------------------------------------------------------------
 
 def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
-                               block: int = TRSYL_BLOCK) -> np.ndarray:
-    """Solve ``A Y + Y B^+ = F`` for upper-triangular A (m x m) and B (n x n); F is overwritten.
+                               block: int = TRSYL_BLOCK, shift: complex = 0.0) -> np.ndarray:
+    """Solve ``(A + shift) Y + Y B^+ = F`` for upper-triangular A (m x m) and B (n x n); F is
+    overwritten by Y and returned.
 
     Recursive splitting (Jonsson-Kagstrom): with ``A = [[A11, A12], [0, A22]]``
     ``A22 Y2 + Y2 B^+ = F2`` is solved first, then ``A11 Y1 + Y1 B^+ = F1 - A12 Y2``; columns
     split the same way through ``B = [[B11, B12], [0, B22]]``:
     ``A Y2 + Y2 B22^+ = F2``, ``A Y1 + Y1 B11^+ = F1 - Y2 B12^+``.  All the flops but those of
-    the small diagonal blocks are GEMMs; those are solved by :func:`pjcsync.trsyl.solve_small`."""
+    the diagonal blocks of size ``<= block`` (:func:`pjcsync.trsyl.solve_small`) are GEMMs;
+    the shift enters only those blocks (no shifted copy of A)."""
     m, n = F.shape
     if m <= block and n <= block:
+        if shift != 0:
+            A = A + shift * np.eye(m, dtype=A.dtype)
         return solve_small(A, B, F)         # not LAPACK's trsyl: see pjcsync.trsyl
     if m >= n:
         h = m // 2
-        solve_triangular_sylvester(A[h:, h:], B, F[h:], block)
+        solve_triangular_sylvester(A[h:, h:], B, F[h:], block, shift)
         F[:h] -= A[:h, h:] @ F[h:]
-        solve_triangular_sylvester(A[:h, :h], B, F[:h], block)
+        solve_triangular_sylvester(A[:h, :h], B, F[:h], block, shift)
     else:
         h = n // 2
-        solve_triangular_sylvester(A, B[h:, h:], F[:, h:], block)
+        solve_triangular_sylvester(A, B[h:, h:], F[:, h:], block, shift)
         F[:, :h] -= F[:, h:] @ B[:h, h:].conj().T
-        solve_triangular_sylvester(A, B[:h, :h], F[:, :h], block)
+        solve_triangular_sylvester(A, B[:h, :h], F[:, :h], block, shift)
     return F
+
+
+def column_blocks(N: int, size: int, block: int | None = None) -> tuple[list[int], list[int]]:
+    """Edges of the ``nb`` column (and row) blocks of the distributed triangular solve, and the
+    rank owning each column block.
+
+    ``nb = k P`` blocks of about ``block`` (default :data:`WAVE_BLOCK`) columns, with k even
+    (at least 2) where ``N >= 2P``; ownership is cyclic in snake order (0, 1, .., P-1, P-1, ..,
+    0, 0, ..) so that every rank gets columns from every part of the matrix and the work of
+    the ``Y T^+`` coupling, which grows linearly towards the left, is balanced exactly."""
+    block = block or WAVE_BLOCK
+    if size == 1:
+        return [0, N], [0]
+    k = max(1, min(2 * max(1, round(N / (2 * size * block))), N // size))
+    nb = size * k
+    edges = [(J * N) // nb for J in range(nb + 1)]
+    owner = [J % size if (J // size) % 2 == 0 else size - 1 - J % size for J in range(nb)]
+    return edges, owner
 
 
 # --- the distributed inverse ---------------------------------------------------------------------
@@ -98,6 +150,17 @@ def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
 def dense_G(H: sp.spmatrix, c_ops: list[sp.spmatrix]) -> np.ndarray:
     """``G = iH + K/2`` (eq. 11) as a dense array."""
     return (-drift_operator(H, c_ops)).toarray()
+
+
+class _Work:
+    """Work arrays of one application, kept across calls (one set per working dtype)."""
+
+    def __init__(self, rows: int, N: int, ncols: int, dtype):
+        self.R = np.empty(rows * N, dtype=dtype)          # send chunks / received chunks (rows x N)
+        self.A = np.empty((N, ncols), dtype=dtype)        # this rank's columns of W, F, Y, U
+        self.B = np.empty((N, ncols), dtype=dtype)        # the same, rows in the permuted order
+        self.X = np.empty((rows, N), dtype=dtype) if dtype != DTYPE else None
+        self.gemm = sla.blas.cgemm if dtype == np.complex64 else sla.blas.zgemm
 
 
 class SylvesterInverse:
@@ -124,6 +187,8 @@ class SylvesterInverse:
         self.cond_V = None
         self.verify_error = None
         self.requested_kind = kind
+        self._plan()
+        self._work = {}
         comm = layout.comm
         if kind == "auto" and layout.N > AUTO_EIGEN_MAX_N:
             kind = "schur"      # large N: skip the eigen trial (see AUTO_EIGEN_MAX_N)
@@ -138,56 +203,68 @@ class SylvesterInverse:
                 cond_limit = min(cond_limit, SINGLE_COND_LIMIT)
             use_eigen = kind == "eigen" or (np.isfinite(self.cond_V) and self.cond_V <= cond_limit)
             if use_eigen:
-                self.d = self._bcast(d, (layout.N,))
-                self.V = self._bcast(V, (layout.N, layout.N))
-                self.Vinv = self._bcast(Vinv, (layout.N, layout.N))
+                # the auto trial runs in double, then the factors are cast (_cast)
+                dt = DTYPE if kind == "auto" else self.dtype
+                if comm.Get_rank() == 0:
+                    Lh, Rh = Vinv[self._perm], np.ascontiguousarray(V[:, self._perm].conj().T)
+                else:
+                    Lh = Rh = None
+                self.d = self._bcast(d, (layout.N,), dt)
+                self._Lh = self._bcast(Lh, (layout.N, layout.N), dt)
+                self._Rh = self._bcast(Rh, (layout.N, layout.N), dt)
                 self.kind = "eigen"
                 if kind == "auto":
-                    self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)   # double-precision trial
-                    self._VH = np.ascontiguousarray(self.V.conj().T)
-                    self.dtype = DTYPE                               # the trial is in double
+                    self.dtype = DTYPE
                     self.verify_error = self.verify()
                     self.dtype = PRECISIONS[precision][0]
+                    if self.dtype != DTYPE:
+                        self._work.pop(DTYPE, None)                 # the trial's work arrays
                     if not self.verify_error <= VERIFY_TOL:
                         use_eigen = False
             if not use_eigen:
-                self.d = self.V = self.Vinv = self._VinvH = self._VH = None
+                self.d = self._Lh = self._Rh = None
                 kind = "schur"
+            d = V = Vinv = None
         if kind == "schur":
-            T = Q = None
+            T = QH = None
             if comm.Get_rank() == 0:
                 T, Q = sla.schur(self.G.toarray(), output="complex")
-            # T lives on rank 0, which gathers the triangular problem, and on rank 1, which
-            # solves the off-diagonal quadrants (see _solve_triangular)
-            self._split = comm.Get_size() > 1 and layout.N >= 2 * SPLIT_MIN
-            self.T = None
-            if comm.Get_rank() == 0 or (self._split and comm.Get_rank() == 1):
-                self.T = np.asarray(T, dtype=DTYPE) if comm.Get_rank() == 0 else \
-                    np.empty((layout.N, layout.N), dtype=DTYPE)
-            if self._split:
-                if comm.Get_rank() == 0:
-                    comm.Send([np.ascontiguousarray(self.T), MPI.C_DOUBLE_COMPLEX], dest=1, tag=11)
-                elif comm.Get_rank() == 1:
-                    comm.Recv([self.T, MPI.C_DOUBLE_COMPLEX], source=0, tag=11)
-            self.Q = self._bcast(Q, (layout.N, layout.N))
+                QH = np.ascontiguousarray(Q[:, self._perm].conj().T)
+                del Q
+            # every rank holds T (the T Y products of its columns) and Q^+ with its rows in the
+            # column-block order (the four basis-change GEMMs); both in the working precision
+            self.T = self._bcast(T, (layout.N, layout.N), self.dtype)
+            self._Lh = self._Rh = self._bcast(QH, (layout.N, layout.N), self.dtype)
+            self._Tc = np.conj(self.T[self._cols]) if comm.Get_size() > 1 else None
             self.kind = "schur"
         self._cast()
         self.setup_seconds = time.perf_counter() - t0
 
     # --- set-up helpers ---
+    def _plan(self) -> None:
+        """Column blocks of this rank (:func:`column_blocks`) and the permutation that groups the
+        columns by owner: ``perm = [cols of rank 0, cols of rank 1, ...]``."""
+        lay = self.layout
+        size, rank = lay.comm.Get_size(), lay.comm.Get_rank()
+        self._edges, self._owner = column_blocks(lay.N, size)
+        e = self._edges
+        cols = [[] for _ in range(size)]
+        for J, r in enumerate(self._owner):
+            cols[r].append(np.arange(e[J], e[J + 1]))
+        cols = [np.concatenate(c) for c in cols]
+        self._ncols = [len(c) for c in cols]
+        self._offs = [0, *np.cumsum(self._ncols)[:-1].tolist()]
+        self._perm = np.concatenate(cols)
+        self._invperm = np.argsort(self._perm)
+        self._cols = cols[rank]
+        self._own = [J for J, r in enumerate(self._owner) if r == rank]
+
     def _cast(self) -> None:
-        """Store the factors in the working precision, with the conjugates the GEMMs use."""
-        dt = self.dtype
+        """The eigen factors in the working precision (after a double-precision auto trial)."""
         if self.kind == "eigen":
-            self.d = self.d.astype(dt)
-            self.V, self.Vinv = self.V.astype(dt), self.Vinv.astype(dt)
-            self._VinvH = np.ascontiguousarray(self.Vinv.conj().T)
-            self._VH = np.ascontiguousarray(self.V.conj().T)
-        else:
-            self.Q = self.Q.astype(dt, copy=False)
-            self._Qc = np.conj(self.Q)
-            if self.T is not None:
-                self.T = self.T.astype(dt, copy=False)
+            self.d = self.d.astype(self.dtype, copy=False)
+            self._Lh = self._Lh.astype(self.dtype, copy=False)
+            self._Rh = self._Rh.astype(self.dtype, copy=False)
 
     @staticmethod
     def _eigen(G: np.ndarray):
@@ -199,116 +276,176 @@ class SylvesterInverse:
         cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
         return d, V, Vinv, cond
 
-    def _bcast(self, arr, shape):
+    def _bcast(self, arr, shape, dtype):
+        """``arr`` of rank 0 on every rank, in ``dtype`` (one broadcast, no double round trip)."""
         comm = self.layout.comm
+        if comm.Get_rank() == 0:
+            arr = np.ascontiguousarray(arr, dtype=dtype)
         if comm.Get_size() == 1:
             return arr
         if comm.Get_rank() != 0:
-            arr = np.empty(shape, dtype=DTYPE)
-        arr = np.ascontiguousarray(arr, dtype=DTYPE)
-        comm.Bcast([arr, MPI.C_DOUBLE_COMPLEX], root=0)
+            arr = np.empty(shape, dtype=dtype)
+        comm.Bcast([arr, _MPI_TYPE[np.dtype(dtype).type]], root=0)
         return arr
+
+    def _workspace(self) -> _Work:
+        w = self._work.get(self.dtype)
+        if w is None:
+            lay = self.layout
+            w = self._work[self.dtype] = _Work(lay.rows, lay.N, len(self._cols), self.dtype)
+        return w
 
     # --- application ---
     def apply(self, C_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:
-        """This rank's rows of X with ``G X + X G^+ + s X = C`` (``s = shift``, default ``self.shift``)."""
+        """This rank's rows of X with ``G X + X G^+ + s X = C`` (``s = shift``, default
+        ``self.shift``); complex128 in and out, a new array."""
         s = self.shift if shift is None else complex(shift)
-        C_rows = np.asarray(C_rows).reshape(self.layout.rows, self.layout.N).astype(self.dtype, copy=False)
-        X = self._apply_eigen(C_rows, s) if self.kind == "eigen" else self._apply_schur(C_rows, s)
-        return X.astype(DTYPE, copy=False)
-
-    def _apply_eigen(self, C_rows, s):
         lay = self.layout
-        W = C_rows @ self._VinvH                            # rows of C V^-+
-        ZT = transpose_rows(W, lay) @ self.Vinv.T             # rows of (V^-1 C V^-+)^T
-        j = np.arange(lay.i0, lay.i1)
-        ZT /= (self.d[None, :] + np.conj(self.d[j])[:, None] + s)   # Y^T_ji = Z^T_ji / (d_i + d_j^* + s)
-        UT = ZT @ self.V.T                                   # rows of (V Y)^T
-        return transpose_rows(UT, lay) @ self._VH            # rows of V Y V^+
+        C = np.asarray(C_rows).reshape(lay.rows, lay.N)
+        if C.dtype != self.dtype:
+            C = C.astype(self.dtype)
+        X = self._apply(C, s)
+        return X if X.dtype == DTYPE else X.astype(DTYPE)
 
-    def _apply_schur(self, C_rows, s):
-        lay = self.layout
-        comm = lay.comm
-        W = C_rows @ self.Q                                  # rows of C Q
-        FT = transpose_rows(W, lay) @ self._Qc               # rows of (Q^+ C Q)^T
+    def _apply(self, C: np.ndarray, s: complex) -> np.ndarray:
+        """The four products and the middle step of the module docstring, on this rank's rows."""
+        lay, w = self.layout, self._workspace()
+        comm, size = lay.comm, lay.comm.Get_size()
+        N, rows, ncols = lay.N, lay.rows, len(self._cols)
+        gemm, Lh, Rh, offs, ns = w.gemm, self._Lh, self._Rh, self._offs, self._ncols
+        mpi = _MPI_TYPE[np.dtype(self.dtype).type]
+        # 1. W[my rows, cols of p] = C Q[:, cols of p]  (eigen: C V^-+), straight into the send chunks
+        for p in range(size):
+            o, n = offs[p], ns[p]
+            chunk = w.R[rows * o:rows * (o + n)].reshape(rows, n)
+            gemm(1.0, Lh[o:o + n].T, C.T, trans_a=2, c=chunk.T, overwrite_c=1)
+        # 2. all-to-all: W[:, my cols] (N x ncols, C order) on this rank
         b = lay.all_bounds()
-        counts = [(b[r + 1] - b[r]) * lay.N for r in range(comm.Get_size())]
-        mpi = self._mpi_type
-        full = np.empty((lay.N, lay.N), dtype=self.dtype) if comm.Get_rank() == 0 else None
-        if comm.Get_size() > 1:
-            comm.Gatherv(np.ascontiguousarray(FT), [full, (counts, None), mpi] if full is not None else None,
-                         root=0)
+        if size > 1:
+            comm.Alltoallv([w.R, ([rows * n for n in ns], [rows * o for o in offs]), mpi],
+                           [w.A, ([(b[q + 1] - b[q]) * ncols for q in range(size)],
+                                  [b[q] * ncols for q in range(size)]), mpi])
+            WS = w.A
         else:
-            full = FT
-        YT = np.empty((lay.rows, lay.N), dtype=self.dtype)
-        YTfull = None
-        if comm.Get_rank() == 0:
-            Y = self._solve_triangular(np.ascontiguousarray(full.T), s)
-            YTfull = np.ascontiguousarray(Y.T)
-        elif comm.Get_rank() == 1 and self._split:
-            self._help_triangular(s)
-        if comm.Get_size() > 1:
-            comm.Scatterv([YTfull, (counts, None), mpi] if YTfull is not None else None, YT, root=0)
+            WS = w.R.reshape(N, N)
+        # 3. (Q^+ W)[perm] (eigen: (V^-1 W)[perm]): rows in the column-block order
+        np.matmul(Lh, WS, out=w.B)
+        if self.kind == "eigen":
+            # Y = Z / (d_i + conj(d_j) + s), rows still permuted
+            np.add(self.d[self._perm][:, None], np.conj(self.d[self._cols])[None, :] + s, out=w.A)
+            np.divide(w.B, w.A, out=w.B)
+        elif size == 1:
+            solve_triangular_sylvester(self.T, self.T, w.B, shift=s)
         else:
-            YT = YTfull
-        UT = YT @ self.Q.T                                   # rows of (Q Y)^T
-        return transpose_rows(UT, lay) @ self._Qc.T          # rows of Q Y Q^+
+            np.take(w.B, self._invperm, axis=0, out=w.A)       # F[:, my cols], natural row order
+            self._wavefront(w.A, s, w.B)
+            np.take(w.A, self._perm, axis=0, out=w.B)
+        # 4. U[:, my cols] = Q Y = Q[:, perm] Y[perm]  (eigen: V Y)
+        gemm(1.0, w.B.T, Rh.T, trans_b=2, c=w.A.T, overwrite_c=1)
+        # 5. all-to-all back: U[my rows, cols of p] from every p
+        if size > 1:
+            comm.Alltoallv([w.A, ([(b[q + 1] - b[q]) * ncols for q in range(size)],
+                                  [b[q] * ncols for q in range(size)]), mpi],
+                           [w.R, ([rows * n for n in ns], [rows * o for o in offs]), mpi])
+            U = w.R
+        else:
+            U = w.A.reshape(-1)
+        # 6. X = sum_p U[:, cols of p] Q[:, cols of p]^+  (eigen: V^+), accumulated in place
+        X = np.empty((rows, N), dtype=DTYPE) if w.X is None else w.X
+        for p in range(size):
+            o, n = offs[p], ns[p]
+            chunk = U[rows * o:rows * (o + n)].reshape(rows, n)
+            gemm(1.0, Rh[o:o + n].T, chunk.T, beta=0.0 if p == 0 else 1.0, c=X.T, overwrite_c=1)
+        return X
 
-    def _shifted(self, lo: int, hi: int, s: complex) -> np.ndarray:
-        """``T[lo:hi, lo:hi] + s``."""
-        A = self.T[lo:hi, lo:hi]
-        return A + s * np.eye(hi - lo, dtype=self.dtype) if s != 0 else A
+    def _wavefront(self, F: np.ndarray, s: complex, acc: np.ndarray) -> None:
+        """``(T + s) Y + Y T^+ = F`` on this rank's columns of F (N x ncols; overwritten by Y),
+        with every rank working: a dataflow over the blocks ``Y_IJ`` of :func:`column_blocks`.
 
-    def _solve_triangular(self, F: np.ndarray, s: complex) -> np.ndarray:
-        """``(T + s) Y + Y T^+ = F`` on rank 0 (F is overwritten by Y).
+        ``(T_II + s) Y_IJ + Y_IJ T_JJ^+ = F_IJ - sum_{K>I} T_IK Y_KJ - sum_{K>J} Y_IK T_JK^+``:
+        block ``(I, J)`` needs the blocks below it in its own column (local; their ``T_IK Y_KJ``
+        is subtracted as soon as each is solved) and the blocks right of it in its row (from
+        other ranks: each solved block is sent to every rank owning a column left of it, which
+        subtracts ``Y_IK T_JK^+`` from all its columns ``J < K`` in one GEMM on arrival).  A
+        rank solves its ready block on the longest remaining path (largest ``I + J``) first and
+        otherwise waits for a block; the critical path has ``2 nb - 1`` small solves."""
+        comm, rank = self.layout.comm, self.layout.comm.Get_rank()
+        e, owner, own, T, Tc = self._edges, self._owner, self._own, self.T, self._Tc
+        nb, dt = len(e) - 1, self.dtype
+        mpi = _MPI_TYPE[np.dtype(dt).type]
+        lo = np.cumsum([0] + [e[J + 1] - e[J] for J in own])      # local column offsets
+        nxt = [nb - 1] * len(own)           # next row block to solve in each of my columns
+        nextK = [nb - 1] * nb               # row I: the Y_IK (K descending) to subtract next
+        held = {}                           # blocks received ahead of their turn
+        left = nb * len(own)
+        expect = nb * sum(1 for K in range(own[0] + 1, nb) if owner[K] != rank)
+        dests = [sorted({owner[L] for L in range(J)} - {rank}) for J in range(nb)]
+        wmax = max(e[J + 1] - e[J] for J in range(nb))
+        scratch = np.empty(wmax * wmax + 1, dtype=dt)
+        sends, msgs, status = [], [], MPI.Status()
+        acc.fill(0)                         # sum_K Y_IK T_JK^+, kept apart from the T Y terms in F
 
-        With two ranks or more, recursively split 2 x 2 (``T = [[T11, T12], [0, T22]]``):
-        ``Y22`` first (split again), then ``Y21`` on rank 0 and ``Y12`` on rank 1 at the same
-        time, then ``Y11`` (split again).  Rank 1 works at every level of the recursion down to
-        quadrants of ``SPLIT_MIN``; the critical path is about two thirds of the serial solve."""
-        if not self._split:
-            return solve_triangular_sylvester(self._shifted(0, self.layout.N, s), self.T, F)
-        try:
-            self._split_solve(0, self.layout.N, F, s)
-        finally:
-            self.layout.comm.Send([np.array([_STOP, 0, 0], dtype=np.int64), MPI.INT64_T], dest=1, tag=13)
-        return F
+        def subtract(I, K, Yt):
+            """acc_IJ += Y_IK T_JK^+ for my columns J < K (Yt = Y_IK^T, C order), then any held
+            block next in line.  Every row takes its K in the same (descending) order and F
+            takes the T Y terms of each column in row order, whatever the order of arrival:
+            the result does not depend on the timing."""
+            while True:
+                cnt = bisect.bisect_left(own, K)
+                if cnt:
+                    acc[e[I]:e[I + 1], :lo[cnt]] += Yt.T @ Tc[:lo[cnt], e[K]:e[K + 1]].T
+                nextK[I] = K = K - 1
+                Yt = held.pop((I, K), None)
+                if Yt is None:
+                    return
 
-    def _split_solve(self, lo: int, hi: int, F: np.ndarray, s: complex) -> None:
-        """Rank 0's part for the diagonal block ``[lo, hi)``: F is the (hi-lo)^2 view to solve."""
-        n = hi - lo
-        T = self.T
-        if n < 2 * SPLIT_MIN:
-            solve_triangular_sylvester(self._shifted(lo, hi, s), T[lo:hi, lo:hi], F)
-            return
-        comm, h, m = self.layout.comm, n // 2, lo + n // 2
-        self._split_solve(m, hi, F[h:, h:], s)                                        # Y22
-        T12 = T[lo:m, m:hi]
-        R12 = np.ascontiguousarray(F[:h, h:] - T12 @ F[h:, h:])
-        comm.Send([np.array([lo, m, hi], dtype=np.int64), MPI.INT64_T], dest=1, tag=13)
-        req = comm.Isend([R12, self._mpi_type], dest=1, tag=14)
-        F[h:, :h] -= F[h:, h:] @ T12.conj().T
-        solve_triangular_sylvester(self._shifted(m, hi, s), T[lo:m, lo:m], F[h:, :h])   # Y21
-        req.Wait()
-        comm.Recv([R12, self._mpi_type], source=1, tag=15)                             # Y12
-        F[:h, h:] = R12
-        F[:h, :h] -= T12 @ F[h:, :h] + R12 @ T12.conj().T
-        self._split_solve(lo, m, F[:h, :h], s)                                        # Y11
+        def receive(block: bool) -> bool:
+            if not comm.Iprobe(source=MPI.ANY_SOURCE, tag=_WAVE_TAG, status=status):
+                if not block:
+                    return False
+                comm.Probe(source=MPI.ANY_SOURCE, tag=_WAVE_TAG, status=status)
+            n = status.Get_count(mpi)
+            comm.Recv([scratch[:n], mpi], source=status.Get_source(), tag=_WAVE_TAG)
+            I, K = int(scratch[0].real), int(scratch[0].imag)
+            Yt = scratch[1:n].reshape(e[K + 1] - e[K], e[I + 1] - e[I])
+            if nextK[I] == K:
+                subtract(I, K, Yt)
+            else:
+                held[I, K] = Yt.copy()
+            return True
 
-    def _help_triangular(self, s: complex) -> None:
-        """Rank 1's part of :meth:`_solve_triangular`: ``(T11 + s) Y12 + Y12 T22^+ = R12`` for each
-        quadrant rank 0 sends, until the stop header."""
-        comm = self.layout.comm
-        header = np.empty(3, dtype=np.int64)
-        while True:
-            comm.Recv([header, MPI.INT64_T], source=0, tag=13)
-            lo, m, hi = (int(v) for v in header)
-            if lo == _STOP:
-                return
-            R12 = np.empty((m - lo, hi - m), dtype=self.dtype)
-            comm.Recv([R12, self._mpi_type], source=0, tag=14)
-            solve_triangular_sylvester(self._shifted(lo, m, s), self.T[m:hi, m:hi], R12)
-            comm.Send([R12, self._mpi_type], dest=0, tag=15)
+        while left:
+            while expect and receive(False):
+                expect -= 1
+            best = None
+            for j, J in enumerate(own):
+                I = nxt[j]
+                if I >= 0 and nextK[I] == J and (best is None or I + J > best[0] + best[1]):
+                    best = (I, J, j)
+            if best is None:
+                receive(True)
+                expect -= 1
+                continue
+            I, J, j = best
+            r0, r1, c0, c1 = e[I], e[I + 1], lo[j], lo[j + 1]
+            Y = solve_triangular_sylvester(T[r0:r1, r0:r1], T[e[J]:e[J + 1], e[J]:e[J + 1]],
+                                           F[r0:r1, c0:c1] - acc[r0:r1, c0:c1], LEAF_BLOCK, s)
+            F[r0:r1, c0:c1] = Y
+            if r0:
+                F[:r0, c0:c1] -= T[:r0, r0:r1] @ Y
+            if dests[J]:
+                msg = np.empty(Y.size + 1, dtype=dt)
+                msg[0] = complex(I, J)
+                msg[1:] = Y.T.ravel()
+                sends += [comm.Isend([msg, mpi], dest=d, tag=_WAVE_TAG) for d in dests[J]]
+                msgs.append(msg)
+            subtract(I, J, Y.T)
+            nxt[j] -= 1
+            left -= 1
+        while expect:                       # blocks of columns left of all mine: none are sent
+            receive(True)
+            expect -= 1
+        MPI.Request.Waitall(sends)
 
     # --- checks ---
     def L0(self, X_rows: np.ndarray, shift: complex | None = None) -> np.ndarray:

@@ -129,8 +129,8 @@ def test_inverse_is_exact_on_random_C(tmp_path, ranks):
 
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_split_triangular_solve(tmp_path, ranks):
-    """N = 264 >= 2 * SPLIT_MIN with the default SPLIT_MIN: rank 1 solves the off-diagonal
-    quadrant (deeper recursions: tests/test_sylvester_parallel.py)."""
+    """N = 264 with the default block size: the distributed triangular solve on 2 and 3 ranks
+    (more ranks and smaller blocks: tests/test_sylvester_parallel.py)."""
     script = tmp_path / "s.py"
     script.write_text(SCRIPT)
     out = tmp_path / "res.npy"
