@@ -346,7 +346,7 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
         ``times``, ``expect`` (list of arrays; real for Hermitian operators), ``states``, ``stats``.
     """
     from petsc4py import PETSc
-    from .evolve import Generator
+    from .evolve import Generator, dormand_prince
     from .options import validate_section
     from .parallel import PjcsyncError
     problem = as_problem(H, c_ops, dims)
@@ -374,25 +374,11 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
     herm = [not (abs(m - m.conj().T) > 1e-12 * max(abs(m).max(), 1e-300)).nnz for m in mats]
     u = gen.half[0][0].createVecRight()
     u.setArray(rows.ravel())
-    ts = PETSc.TS().create(comm=layout.comm)
-    ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
-    ts.setType(PETSc.TS.Type.RK)
-    ts.setRKType("5dp")
-    ts.setRHSFunction(lambda ts_, t, x, f: gen.apply(t, x, f), u.duplicate())
-    ts.setTolerances(rtol=ev["rtol"], atol=ev["atol"])
-    ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
-    ts.setMaxSteps(2 ** 31 - 2)
-    ts.setTime(times[0])
     scale = abs(problem.hamiltonian()).max() + sum(abs(c).max() ** 2 for c in problem.collapse_operators())
     dt = 0.05 / max(scale, 1e-300)
     if times.size > 1:
         dt = min(dt, times[1] - times[0])
-    ts.setTimeStep(dt)
-    ts.setFromOptions()
-    if ts.getType() not in ("euler", "rk", "ssp"):
-        gen.use_full = True
-        J = gen.jacobian_matrix()
-        ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
+    ts = dormand_prince(gen, u, ev["rtol"], ev["atol"], times[0], dt)
     values, states = [], []
 
     def record():

@@ -344,6 +344,30 @@ def initial_rows(model: Model, layout: RowLayout, initial: str, solver_cfg: dict
     raise InputError(f"[evolve] initial must be 'ground', 'steady' or an .npy file, got {initial!r}")
 
 
+def dormand_prince(gen: Generator, u: PETSc.Vec, rtol: float, atol: float, t0: float, dt: float,
+                   step0: int = 0) -> PETSc.TS:
+    """The PETSc TS that integrates ``d rho/dt = gen(t) rho`` from ``u``: adaptive Dormand-Prince
+    5(4) with tolerances ``rtol``/``atol``, first step ``dt``, stepping exactly onto requested
+    times; the options database may change the type (an implicit type gets the Jacobian)."""
+    ts = PETSc.TS().create(comm=u.getComm())
+    ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
+    ts.setType(PETSc.TS.Type.RK)
+    ts.setRKType("5dp")
+    ts.setRHSFunction(lambda ts_, t, x, f: gen.apply(t, x, f), u.duplicate())
+    ts.setTolerances(rtol=rtol, atol=atol)
+    ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+    ts.setMaxSteps(2 ** 31 - 2)
+    ts.setTime(t0)
+    ts.setStepNumber(step0)
+    ts.setTimeStep(dt)
+    ts.setFromOptions()
+    if ts.getType() not in EXPLICIT_TS_TYPES:
+        gen.use_full = True
+        J = gen.jacobian_matrix()
+        ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
+    return ts
+
+
 def _one_line(exc) -> str:
     return " ".join(str(exc).split())
 
@@ -497,25 +521,10 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
         q = probe.both(0.0, probe.raw(u))
         records.append({"t": 0.0, **_periods(0.0, plan), **probe.named(q)})
 
-    ts = PETSc.TS().create(comm=layout.comm)
-    ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
-    ts.setType(PETSc.TS.Type.RK)
-    ts.setRKType("5dp")
-    ts.setRHSFunction(lambda ts_, t, x, f: gen.apply(t, x, f), u.duplicate())
-    ts.setTolerances(rtol=ev["rtol"], atol=ev["atol"])
-    ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
-    ts.setMaxSteps(2 ** 31 - 2)
     if dt is None:
         fast = (omega or 1.0) * (model.levels if gen.kind == "lab-direct" else 2.0) + 1.0
         dt = min(plan.output_times[0], 0.05 / fast)
-    ts.setTime(t0)
-    ts.setStepNumber(step0)
-    ts.setTimeStep(dt)
-    ts.setFromOptions()
-    if ts.getType() not in EXPLICIT_TS_TYPES:
-        gen.use_full = True
-        J = gen.jacobian_matrix()
-        ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
+    ts = dormand_prince(gen, u, ev["rtol"], ev["atol"], t0, dt, step0)
     # period averages: integrate [q_rot, q_lab] with the Runge-Kutta stages (quadrature TS)
     # (PETSc implements it for the Runge-Kutta and theta families; other types report no averages)
     # Each rank integrates its own partial sums (both() is linear in q): no reduction per stage,

@@ -132,11 +132,9 @@ def krylov_vectors(n2: int, ranks: int, available_per_rank: float, flexible: boo
 
 
 def resolve_method(model: Model, solver_cfg: dict) -> str:
-    method = solver_cfg.get("method", "auto")
-    if method == "auto":
-        from .steady import auto_method
-        return auto_method(model, solver_cfg)
-    return method
+    """:func:`pjcsync.steady.resolve_method` (imported late: steady imports this module)."""
+    from .steady import resolve_method as resolve
+    return resolve(model, solver_cfg)
 
 
 # --- the estimate -------------------------------------------------------------------------------

@@ -95,16 +95,15 @@ def software_versions() -> dict:
 
 
 def check_writable(path: str | Path) -> Path:
-    """Refuse early (before any computation) an output path that cannot be written."""
-    p = Path(path)
-    if p.is_dir():
-        raise ResultsFileError(f"output {str(p)!r} is a directory")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ResultsFileError(f"output directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ResultsFileError(f"output directory {str(parent)!r} is not writable")
-    return p
+    """Refuse early (before any computation) an output path that cannot be written: the path
+    checks of :func:`pjcsync.outputs.check_output` (the library's sweep and merge, which decide
+    themselves about an existing file), as a :class:`ResultsFileError`."""
+    from .outputs import check_output
+    from .parallel import InputError
+    try:
+        return check_output(path, [], None, what="output")
+    except InputError as exc:
+        raise ResultsFileError(str(exc)) from None
 
 
 # --- the tree of observables -------------------------------------------------------------------
@@ -155,17 +154,23 @@ def _read_tree(group) -> dict:
     return out
 
 
+def _write_attrs(group, result: dict) -> None:
+    """The keys of :data:`POINT_ATTRS` in ``result`` as JSON attributes of ``group``, and the
+    configuration also as TOML (``config_toml``) when it can be written as TOML."""
+    for name in POINT_ATTRS:
+        if name in result:
+            group.attrs[name] = _dumps(result[name])
+    if result.get("config"):
+        try:
+            group.attrs["config_toml"] = config_to_toml(result["config"])
+        except TypeError:
+            pass
+
+
 def write_point(group, point: dict) -> None:
     """Write one result (``config``, ``solver``, ``checks``, ``warnings``, ``observables``)
     into an open HDF5 group.  Collective under the mpio driver (identical data on every rank)."""
-    for name in POINT_ATTRS:
-        if name in point:
-            group.attrs[name] = _dumps(point[name])
-    if point.get("config"):
-        try:
-            group.attrs["config_toml"] = config_to_toml(point["config"])
-        except TypeError:
-            pass
+    _write_attrs(group, point)
     _write_tree(group.create_group("observables", track_order=True), point.get("observables", {}))
 
 
@@ -358,14 +363,7 @@ def write_result(path: str | Path, kind: str, result: dict, ranks: int = 1, comm
         buf = io.BytesIO()
         with h5py.File(buf, "w", track_order=True) as f:
             _root_attrs(f, kind, header)
-            for name in POINT_ATTRS:
-                if name in result:
-                    f.attrs[name] = _dumps(result[name])
-            if result.get("config"):
-                try:
-                    f.attrs["config_toml"] = config_to_toml(result["config"])
-                except TypeError:
-                    pass
+            _write_attrs(f, result)
             _write_tree(f, {k: v for k, v in result.items() if k not in POINT_ATTRS})
         _store(buf, tmp, path)
     except Exception as exc:  # noqa: BLE001 - one line for the user

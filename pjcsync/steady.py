@@ -225,6 +225,12 @@ def auto_method(model: Model, solver_cfg: dict) -> str:
     return "direct" if model.N ** 2 <= AUTO_DIRECT_MAX_N2 else "krylov"
 
 
+def resolve_method(model: Model, solver_cfg: dict) -> str:
+    """``[solver] method``, with ``"auto"`` replaced by :func:`auto_method`'s choice."""
+    method = solver_cfg.get("method", "auto")
+    return auto_method(model, solver_cfg) if method == "auto" else method
+
+
 AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
 AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
 AUTO_KSP_SMALL = "fbcgs"       # auto below AUTO_SINGLE_MIN_N too (with a double-precision L0^-1):
@@ -468,8 +474,8 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
                  max_it: int, options_prefix: str = "", ksp_type: str | None = None,
                  progress: float | None = None, checkpoint=None,
                  checkpoint_every: float = 0.0) -> tuple[PETSc.Vec, dict]:
-    """GMRES (or any KSP: ``ksp_type``, PETSc options) on the bordered system,
-    right-preconditioned by ``-L0^-1``.
+    """A Krylov method (``ksp_type``, default :func:`krylov_settings`'s choice; PETSc options
+    override) on the bordered system, right-preconditioned by ``-L0^-1``.
 
     Converged when PETSc's default test holds: ``||b - A x||_2 <= rtol ||b||_2`` with the
     unpreconditioned residual of right preconditioning (:func:`_krylov_norm` names the norm
@@ -496,7 +502,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     # a single-precision L0^-1 is not exactly linear: flexible GMRES keeps the preconditioned
     # vectors it used, so that the solution it assembles has the residual it monitored
     flexible = getattr(sylv, "precision", "double") != "double"
-    ksp.setType(ksp_type or ("fgmres" if flexible else "gmres"))
+    if ksp_type is None:        # the automatic choice for this precision (krylov_settings)
+        ksp_type = krylov_settings(model, {"preconditioner_precision": sylv.precision})["ksp_type"]
+    ksp.setType(ksp_type)
     restart = _gmres_restart(layout, 2 if flexible else 1)
     ksp.setGMRESRestart(restart)
     ksp.setPCSide(PETSc.PC.Side.RIGHT)
@@ -773,7 +781,7 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
     solver_cfg = validate_section("solver", solver_cfg, "the [solver] options")   # typos are errors
     layout = layout or RowLayout.create(model.N)
     requested = solver_cfg.get("method", "auto")
-    method = auto_method(model, solver_cfg) if requested == "auto" else requested
+    method = resolve_method(model, solver_cfg)
     if method not in METHODS:
         raise InputError(f"[solver] method = {method!r} is not available (have: {', '.join(METHODS)})")
     rtol = solver_cfg.get("rtol", 1e-10)

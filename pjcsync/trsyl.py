@@ -46,6 +46,7 @@ def _build() -> ctypes.CDLL | None:
     key = hashlib.sha1(src + cc.encode() + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
     lib = _cache_dir() / f"trsyl-{key}.so"
     if not lib.is_file():
+        tmp = None
         try:
             lib.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib.parent)
@@ -54,10 +55,8 @@ def _build() -> ctypes.CDLL | None:
                            check=True, capture_output=True, timeout=120)
             os.replace(tmp, lib)        # atomic: concurrent ranks each build, one file wins
         except (OSError, subprocess.SubprocessError):
-            try:
-                os.unlink(tmp)
-            except (OSError, UnboundLocalError):
-                pass
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             return None
     try:
         dll = ctypes.CDLL(str(lib))

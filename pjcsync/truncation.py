@@ -37,7 +37,7 @@ from petsc4py import PETSc
 from .model import DTYPE, Model
 from .observables import cavity_populations, edge_levels
 from .parallel import InputError, PjcsyncError, RowLayout
-from .steady import SteadyState, auto_method, steady_state
+from .steady import SteadyState, resolve_method, steady_state
 
 WARM_EDGE_MAX = 1e-6  # a state of fewer levels starts the next solve only if its edge population is
                       # at most this: a poorly truncated start made BiCGStab stagnate (Fig. 11, M = 2,
@@ -87,11 +87,6 @@ def coarse_ladder(levels: int, start: int) -> list[int]:
     return out[::-1]
 
 
-def _resolved_method(model: Model, solver_cfg: dict) -> str:
-    m = solver_cfg.get("method", "auto")
-    return auto_method(model, solver_cfg) if m == "auto" else m
-
-
 def _step_record(state: SteadyState, edge: float) -> dict:
     s = state.solver
     return {"levels": state.model.levels, "N": state.model.N, "method": s.get("method"),
@@ -119,12 +114,12 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
     ladder = [c for c in ladder if c * 2 ** model.M >= comm.Get_size()]
     if (initial is not None or not solver_cfg.get("coarse_start", True) or not ladder
             or solver_cfg.get("initial_guess", "identity") != "identity"
-            or _resolved_method(model, solver_cfg) not in ITERATIVE):
+            or resolve_method(model, solver_cfg) not in ITERATIVE):
         return steady_state(model, solver_cfg, layout, initial=initial, checkpoint=checkpoint)
     t0 = time.perf_counter()
-    steps, prev = [], None
+    steps = []
     good = None                                   # the last coarse state fit to start from
-    for c in ladder:
+    for step, c in enumerate(ladder):
         cm = with_levels(model, c)
         cl = RowLayout.create(cm.N, comm=comm)
         init = embed_rows(good.rows(), good.model, good.layout, cm, cl) if good is not None else None
@@ -150,7 +145,7 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict
         st.rho.destroy()
         # the tail decays too slowly for the next coarse level to be well truncated either:
         # its solve would only cost time (Fig. 11, M = 4: edge 3.9e-3 at 25 levels, 1.2e-3 at 50)
-        nxt = ladder[ladder.index(c) + 1] if c != ladder[-1] else model.levels
+        nxt = ladder[step + 1] if step + 1 < len(ladder) else model.levels
         if levels_needed(c, pops, edge_levels(cm), WARM_EDGE_MAX) > nxt:
             steps[-1]["ladder_stopped"] = f"edge population decays too slowly to reach {WARM_EDGE_MAX:.0e} by n_c = {nxt}"
             break
@@ -198,8 +193,9 @@ def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm
     ``model`` carries the parameters (its ``levels`` is ignored); the first n_c is
     ``levels_start``, or ``initial_model.levels`` when a warm start ``initial`` (this rank's rows
     of a state of ``initial_model``, laid out by :meth:`RowLayout.create` on ``comm``) is given,
-    as in a sweep.  Each larger solve starts from the previous state; the memory of every step
-    is checked before it is allocated.  The returned state is that of the last n_c, with
+    as in a sweep.  Each larger solve starts from the previous state when that is well truncated
+    (edge population <= ``WARM_EDGE_MAX``); the memory of every step is checked before it is
+    allocated.  The returned state is that of the last n_c, with
     ``solver["levels"] = {"chosen", "tolerance", "steps", "total_seconds"}``; if ``levels_max``
     is reached first, the state of ``levels_max`` is returned (its edge population then exceeds
     the tolerance and the usual truncation warning follows)."""
@@ -236,7 +232,7 @@ def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm
             break
         nxt = next_levels(levels, pops, edge_levels(m), tol, lmax)
         prev = (state.rows().copy(), m, lay) if edge <= WARM_EDGE_MAX else None
-        pass  # state.rho.destroy()
+        state.rho.destroy()
         levels = nxt
     state.solver["levels"] = {"chosen": levels, "tolerance": tol, "steps": steps,
                               "total_seconds": time.perf_counter() - t0,
