@@ -52,7 +52,8 @@ class SteadyStateResult:
     Attributes
     ----------
     problem : Lindbladian or Model
-        The problem solved.
+        The problem solved; for a model with ``levels = "auto"`` the model of the chosen n_c
+        (every step is in ``stats["levels"]``).
     N : int
         Hilbert-space dimension.
     dims : list of int
@@ -207,7 +208,8 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     ----------
     H : Qobj, scipy sparse matrix, array_like or Model
         The Hamiltonian (N x N, Hermitian; hbar = 1), or a model (:func:`pjcsync.TavisCummings`,
-        :class:`pjcsync.model.Model`) that brings its Hamiltonian and collapse operators.
+        :class:`pjcsync.model.Model`) that brings its Hamiltonian and collapse operators; a model
+        with ``levels = "auto"`` is solved with growing n_c (:mod:`pjcsync.truncation`).
     c_ops : list of Qobj, sparse matrices or arrays, optional
         Collapse operators ``L_k`` with their rates (``sqrt(gamma) a``).  At least one is
         needed for a unique steady state.
@@ -218,7 +220,8 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
         ``auto``: ``direct`` for small N, ``krylov`` otherwise.  (``rate``/``rate*``: the
         Tavis-Cummings model only.)
     initial : array_like, Qobj or SteadyStateResult, optional
-        Warm start of the iterative methods (a density matrix or ket).
+        Warm start of the iterative methods (a density matrix or ket); with ``levels = "auto"``
+        a state of any number of cavity levels (the first n_c tried is then its own).
     dims : list of int, optional
         Tensor dimensions (default: from the ``Qobj`` inputs, else ``[N]``).
     comm : mpi4py communicator, optional
@@ -260,6 +263,12 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     if opts.initial_guess == "rate" and isinstance(problem, Lindbladian):
         raise InputError("initial_guess = 'rate' is the Tavis-Cummings rate series: it needs a "
                          "pjcsync.TavisCummings model")
+    if getattr(problem, "auto_levels", None) is not None:      # levels = "auto": n_c chosen here
+        from .truncation import adaptive_steady_state
+        rows, start = _auto_initial(initial, problem, _comm(comm))
+        state = adaptive_steady_state(problem, opts.to_dict(), problem.auto_levels.to_cavity(), _comm(comm),
+                                      initial=rows, initial_model=start)
+        return SteadyStateResult(state, state.model)
     layout = RowLayout.create(problem.N, _comm(comm))
     x0 = _initial_array(initial, problem.N)
     if isinstance(problem, Lindbladian):
@@ -270,6 +279,32 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
         cavity = validate_section("cavity", {"levels": problem.levels, "decay": problem.gamma})
         state = coarse_started_steady_state(problem, opts.to_dict(), cavity, layout, initial=x0)
     return SteadyStateResult(state, problem)
+
+
+def _auto_initial(initial, model, comm):
+    """A warm start of the adaptive truncation: ``(this rank's rows, its model)`` of a state with
+    any number of levels (a previous Tavis-Cummings result, or a full density matrix / ket of
+    dimension ``n 2^M``), or ``(None, None)``."""
+    if initial is None:
+        return None, None
+    from .model import Model
+    from .truncation import with_levels
+    if isinstance(initial, SteadyStateResult):
+        if not isinstance(initial.problem, Model) or initial.problem.M != model.M:
+            raise InputError(f"initial: a result of a Tavis-Cummings model with {model.M} qubit(s) is needed "
+                             f"for a levels = 'auto' warm start")
+        return np.array(initial.rows()), initial.problem
+    full = _initial_array(initial, None)
+    full = np.asarray(full, dtype=complex)
+    if full.ndim == 1:
+        full = np.outer(full, full.conj())
+    q = 2 ** model.M
+    if full.ndim != 2 or full.shape[0] != full.shape[1] or full.shape[0] % q or full.shape[0] < 2 * q:
+        raise InputError(f"initial: a density matrix of dimension n_c 2^M (M = {model.M}) is needed for a "
+                         f"levels = 'auto' warm start, got shape {full.shape}")
+    start = with_levels(model, full.shape[0] // q)
+    lay = RowLayout.create(start.N, comm)
+    return full[lay.i0:lay.i1].copy(), start
 
 
 # --- time evolution ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ All operators are ``scipy.sparse`` CSR matrices of complex128.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -54,8 +55,35 @@ def sigmaz() -> sp.csr_matrix:
 
 
 @dataclass(frozen=True)
+class AutoLevels:
+    """``[cavity] levels = "auto"``: how the steady state chooses n_c (:mod:`pjcsync.truncation`).
+
+    n_c starts at ``start`` and grows until the population of the top Fock levels (the edge,
+    :func:`pjcsync.observables.edge_levels`) is at most ``tolerance``, up to ``max`` levels.
+    Defaults: the ``[cavity]`` keys ``levels_tolerance``, ``levels_start``, ``levels_max`` of
+    :data:`pjcsync.config.SCHEMA`."""
+
+    tolerance: float
+    start: int
+    max: int
+
+    @classmethod
+    def from_cavity(cls, cavity: dict) -> "AutoLevels":
+        """From a validated ``[cavity]`` section."""
+        return cls(tolerance=cavity["levels_tolerance"], start=cavity["levels_start"], max=cavity["levels_max"])
+
+    def to_cavity(self) -> dict:
+        """The ``[cavity]`` keys (``levels = "auto"`` and its three settings)."""
+        return {"levels": "auto", "levels_tolerance": self.tolerance, "levels_start": self.start,
+                "levels_max": self.max}
+
+
+@dataclass(frozen=True)
 class Model:
-    """Parameters of the driven dissipative cavity with M qubits (units of lambda)."""
+    """Parameters of the driven dissipative cavity with M qubits (units of lambda).
+
+    ``auto_levels`` (None for a fixed n_c) marks a model whose n_c the steady state chooses
+    (``levels = "auto"``); its operators are those of ``levels`` = the first n_c tried."""
 
     levels: int                       # n_c
     gamma: float                      # cavity decay
@@ -65,19 +93,22 @@ class Model:
     amplitude: float                  # F
     drive_detuning: float             # omega - omega_0
     omega0: float | None = None       # cavity frequency (lab frame only)
+    auto_levels: AutoLevels | None = None   # levels = "auto": n_c chosen by the steady state
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Model":
         """The model of a validated configuration.  With ``[cavity] levels = "auto"`` the model
         has ``levels_start`` levels: the adaptive steady state (:mod:`pjcsync.truncation`) grows it."""
         q = cfg["qubits"]
-        levels = cfg["cavity"]["levels"]
+        levels, auto = cfg["cavity"]["levels"], None
         if levels == "auto":
-            levels = cfg["cavity"]["levels_start"]
+            auto = AutoLevels.from_cavity(cfg["cavity"])
+            levels = auto.start
         return cls(levels=levels, gamma=cfg["cavity"]["decay"],
                    detunings=tuple(q["detuning"]), couplings=tuple(q["coupling"]),
                    gamma_s=tuple(q["decay"]), amplitude=cfg["drive"]["amplitude"],
-                   drive_detuning=cfg["drive"]["detuning"], omega0=cfg["cavity"]["frequency"])
+                   drive_detuning=cfg["drive"]["detuning"], omega0=cfg["cavity"]["frequency"],
+                   auto_levels=auto)
 
     @classmethod
     def from_toml(cls, path, overrides: list[str] | None = None) -> "Model":
@@ -88,7 +119,8 @@ class Model:
 
     def to_config(self) -> dict:
         """The model's sections of a configuration (``[cavity]``, ``[qubits]``, ``[drive]``)."""
-        return {"cavity": {"levels": self.levels, "decay": self.gamma, "frequency": self.omega0},
+        levels = self.auto_levels.to_cavity() if self.auto_levels else {"levels": self.levels}
+        return {"cavity": {**levels, "decay": self.gamma, "frequency": self.omega0},
                 "qubits": {"detuning": list(self.detunings), "coupling": list(self.couplings),
                            "decay": list(self.gamma_s)},
                 "drive": {"amplitude": self.amplitude, "detuning": self.drive_detuning}}
@@ -240,7 +272,8 @@ class Model:
 
 
 def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None, couplings=None,
-                  qubit_decay=None, drive_detuning=None, frequency=None) -> Model:
+                  qubit_decay=None, drive_detuning=None, frequency=None, levels_tolerance=None,
+                  levels_start=None, levels_max=None) -> Model:
     """The driven dissipative Tavis-Cummings model of eqs. (1), (3), (5) (units of lambda).
 
     Validated by the schema of the TOML configuration (:data:`pjcsync.config.SCHEMA`) with its
@@ -249,8 +282,12 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
 
     Parameters
     ----------
-    levels : int
-        Fock levels n_c of the truncated cavity (``[cavity] levels``, required).
+    levels : int or "auto"
+        Fock levels n_c of the truncated cavity (``[cavity] levels``, required).  ``"auto"``:
+        :func:`pjcsync.steadystate` chooses n_c, growing it from ``levels_start`` until the
+        population of the top levels is at most ``levels_tolerance`` (the result's ``model`` and
+        ``levels`` are those of the chosen n_c); the model's own operators are those of
+        ``levels_start`` levels.
     cavity_decay : float
         Cavity decay rate gamma (``[cavity] decay``, required).
     drive : float
@@ -265,6 +302,9 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
         ``omega - omega_0`` (default 0).
     frequency : float, optional
         Cavity frequency omega_0 (lab frame only).
+    levels_tolerance, levels_start, levels_max : float, int, int
+        ``levels = "auto"`` only: largest edge population accepted (default 1e-9), first n_c
+        (16) and largest n_c (400) tried.
 
     Returns
     -------
@@ -273,10 +313,11 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
         ``to_toml()``; ``pjcsync.steadystate(model)`` solves it.
     """
     from .config import ConfigError, validate
-    if isinstance(levels, str):
-        raise ConfigError(f"TavisCummings levels must be a number of Fock levels (>= 2), got {levels!r}; "
-                          f"the adaptive levels = 'auto' belongs to pjcsync steady / sweep")
-    data = {"cavity": {"levels": levels, "decay": cavity_decay, "frequency": frequency},
+    adaptive = {"levels_tolerance": levels_tolerance, "levels_start": levels_start, "levels_max": levels_max}
+    if levels != "auto" and any(v is not None for v in adaptive.values()):
+        given = ", ".join(k for k, v in adaptive.items() if v is not None)
+        raise ConfigError(f"TavisCummings {given} only apply with levels = 'auto' (got levels = {levels!r})")
+    data = {"cavity": {"levels": levels, "decay": cavity_decay, "frequency": frequency, **adaptive},
             "qubits": {"detuning": None if detunings is None else list(np.atleast_1d(detunings).tolist()),
                        "coupling": _listify(couplings), "decay": _listify(qubit_decay)},
             "drive": {"amplitude": drive, "detuning": drive_detuning}}
@@ -285,12 +326,14 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
     except ConfigError as exc:
         msg = str(exc)
         for (section, key), kw in _BUILDER_KEYS.items():
-            msg = msg.replace(f"[{section}] {key}", f"TavisCummings {kw} ([{section}] {key})")
+            msg = re.sub(rf"\[{section}\] {key}\b", f"TavisCummings {kw} ([{section}] {key})", msg)
         raise ConfigError(msg) from None
 
 
 _BUILDER_KEYS = {("cavity", "levels"): "levels", ("cavity", "decay"): "cavity_decay",
-                 ("cavity", "frequency"): "frequency", ("qubits", "detuning"): "detunings",
+                 ("cavity", "frequency"): "frequency", ("cavity", "levels_tolerance"): "levels_tolerance",
+                 ("cavity", "levels_start"): "levels_start", ("cavity", "levels_max"): "levels_max",
+                 ("qubits", "detuning"): "detunings",
                  ("qubits", "coupling"): "couplings", ("qubits", "decay"): "qubit_decay",
                  ("drive", "amplitude"): "drive", ("drive", "detuning"): "drive_detuning"}
 

@@ -50,7 +50,7 @@ ITERATIVE = ("krylov", "sylvester")
 
 def with_levels(model: Model, levels: int) -> Model:
     """The same model with ``levels`` Fock levels."""
-    return dataclasses.replace(model, levels=int(levels))
+    return dataclasses.replace(model, levels=int(levels), auto_levels=None)
 
 
 def embed_rows(rows: np.ndarray, old: Model, old_layout: RowLayout, new: Model,

@@ -4,7 +4,7 @@ through ``to_toml``/``from_toml``; its observables equal the command line's for 
 import numpy as np
 import pytest
 
-from conftest import EXAMPLES, cli_json, fig8_text, write_config
+from conftest import EXAMPLES, ROOT, cli_json, fig8_text, run_mpi_script, write_config
 
 import pjcsync
 from pjcsync.config import SCHEMA, ConfigError, load_config
@@ -98,3 +98,63 @@ def test_result_save_and_load(tmp_path):
     from pjcsync.config import validate
     assert Model.from_config(validate(data["config"])) == m
     assert data["solver"]["method"] == "direct" and data["solver"]["dims"] == [6, 2, 2]
+
+
+# --- levels = "auto" from the API ---------------------------------------------------------------
+
+AUTO_POINT = dict(cavity_decay=0.2, drive=0.77, detunings=[1.0], qubit_decay=0.2, drive_detuning=0.5)
+
+
+@pytest.mark.inprocess
+def test_auto_levels_builder_round_trips_the_toml(tmp_path):
+    m = pjcsync.TavisCummings(levels="auto", levels_tolerance=1e-8, levels_max=64, **AUTO_POINT)
+    assert m.auto_levels is not None and m.levels == SCHEMA["cavity"]["levels_start"].default
+    path = write_config(tmp_path, m.to_toml())
+    assert load_config(path)["cavity"]["levels"] == "auto"
+    assert Model.from_toml(path) == m
+    with pytest.raises(ConfigError, match="levels_max only apply with levels = 'auto'"):
+        pjcsync.TavisCummings(levels=20, levels_max=64, **AUTO_POINT)
+    with pytest.raises(ConfigError, match=r"TavisCummings levels_start \(\[cavity\] levels_start\) must be >= 2"):
+        pjcsync.TavisCummings(levels="auto", levels_start=1, **AUTO_POINT)
+
+
+@pytest.mark.inprocess
+def test_auto_levels_steadystate_matches_qutip_at_more_levels():
+    """The adaptive n_c meets its tolerance, and its observables agree with QuTiP's steady state
+    of the same point at 16 more levels (an independent solve of a larger truncation)."""
+    import qutip
+    from reference import qutip_model
+    tol = 1e-9
+    res = pjcsync.steadystate(pjcsync.TavisCummings(levels="auto", levels_tolerance=tol, **AUTO_POINT))
+    chosen = res.problem.levels
+    assert res.stats["levels"]["chosen"] == chosen and res.stats["levels"]["converged"]
+    assert len(res.stats["levels"]["steps"]) >= 2 and chosen > SCHEMA["cavity"]["levels_start"].default
+    assert res.dims == [chosen, 2] and res.problem.auto_levels is None
+    obs = res.observables()
+    assert obs["edge_population"] <= tol
+    big = chosen + 16
+    H, c_ops, a, on = qutip_model(big, [1.0], [1.0], [0.2], 0.77, 0.5, 0.2)
+    ref = qutip.steadystate(H, c_ops)
+    assert abs(obs["n"] - qutip.expect(a.dag() * a, ref)) < 1e-7 * max(1.0, obs["n"])
+    assert abs(obs["sigma"][0][0] - qutip.expect(on(qutip.sigmax(), 0), ref)) < 1e-7
+    # a warm start from the result: the first n_c tried is the result's, and it is accepted at once
+    again = pjcsync.steadystate(pjcsync.TavisCummings(levels="auto", levels_tolerance=tol, **AUTO_POINT),
+                                initial=res)
+    assert [s["levels"] for s in again.stats["levels"]["steps"]] == [chosen]
+    assert abs(again.observables()["n"] - obs["n"]) < 1e-8 * obs["n"]
+
+
+@pytest.mark.mpi
+def test_auto_levels_two_ranks_equal_one(tmp_path):
+    """levels = "auto" through the API under mpirun -n 2: the same n_c and observables as one rank."""
+    out = tmp_path / "auto.json"
+    p = run_mpi_script(ROOT / "tests" / "mpi" / "api_auto_levels.py", 2, [out], timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    import json
+    two = json.loads(out.read_text())
+    one = pjcsync.steadystate(pjcsync.TavisCummings(levels="auto", **AUTO_POINT))
+    assert two["levels"] == one.problem.levels and two["ranks"] == 2
+    obs = one.observables()
+    obs["sx"] = obs["sigma"][0][0]
+    for key in ("n", "sx", "edge_population"):
+        assert abs(two[key] - obs[key]) <= 1e-9 * max(1.0, abs(obs[key])), key
