@@ -191,6 +191,19 @@ def cmd_info(args, cfg) -> dict:
     return out
 
 
+def _check_rho_space(args, model) -> None:
+    """``--save-rho``: room for rho (16 N^2 bytes) beside ``--out``, before any work (exit 2).
+    With ``levels = "auto"`` n_c is not known yet; ``write_steady`` checks again before writing."""
+    if args.out and getattr(args, "save_rho", False):
+        from mpi4py import MPI
+        from .outputs import space_shortfall
+        from .parallel import InputError
+        comm = MPI.COMM_WORLD
+        short = comm.bcast(space_shortfall(args.out, 16.0 * model.N ** 2) if comm.Get_rank() == 0 else None)
+        if short:
+            raise InputError(f"--out --save-rho: {short}")
+
+
 def cmd_steady(args, cfg) -> dict:
     from .model import Model
     from .memory import estimate, check_fits
@@ -198,11 +211,12 @@ def cmd_steady(args, cfg) -> dict:
     from .sweep import solve_point
     model = Model.from_config(cfg)
     check_fits(estimate(model, cfg), args.force)
+    _check_rho_space(args, model)
     layout = RowLayout.create(model.N)
     state, obs, warnings = _solve_with_checkpoint(
         args, cfg, model, layout, solve_point, force=args.force,
         log=None if getattr(args, "quiet", False) else _emit_err_progress)
-    model = state.model
+    model, layout = state.model, state.layout       # levels = "auto": those of the chosen n_c
     out = {"observables": obs, "solver": state.solver, "checks": state.checks, "warnings": warnings,
            "config": cfg}
     if args.out:

@@ -151,6 +151,28 @@ def check_output(path: str | Path, inputs: list, overwrite: bool | None, what: s
     return p
 
 
+def space_shortfall(path: str | Path, nbytes: float) -> str | None:
+    """None if the file system of ``path`` has room for ``nbytes`` more (plus 1 % and 64 KB for
+    HDF5's metadata), else one line saying how much is needed and how much is free.  Checked before a
+    large dataset (rho) is written: HDF5 1.10 can crash on a write that fills the disk."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        st = os.statvfs(parent)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    need = 1.01 * float(nbytes) + 2 ** 16
+    if free >= need:
+        return None
+    return (f"not enough disk space for {str(p)!r}: it needs {_mb(need)}, the file system of "
+            f"{str(parent)!r} has {_mb(free)} free")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2 ** 20:.2f} MB" if n < 2 ** 30 else f"{n / 2 ** 30:.2f} GB"
+
+
 def claim_outputs(outputs: list[tuple[str, str | Path, bool | None]], inputs: list) -> list[OutputLock]:
     """Check every output ``(what, path, overwrite)``, then lock each and remove its stale
     temporaries.  Returns the locks (released by :func:`release`, or when the process ends)."""

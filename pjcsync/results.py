@@ -227,6 +227,11 @@ def write_steady(path: str | Path, point: dict, rho_rows: np.ndarray | None = No
     point, versions, created, tmp = comm.bcast(payload, root=0)
     header = {"ranks": size, "versions": versions, "created": created, "command": command}
     parallel = size > 1 and with_rho and bool(h5py.get_config().mpi) and parallel_io is not False
+    if with_rho:          # room for rho first: HDF5 1.10 can crash (SIGSEGV) on a write filling the disk
+        from .outputs import space_shortfall
+        short = comm.bcast(space_shortfall(path, 16.0 * layout.N ** 2) if rank == 0 else None, root=0)
+        if short:
+            raise ResultsFileError(f"could not write {str(path)!r}: {short}")
     error = None
     try:
         if parallel:

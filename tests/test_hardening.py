@@ -197,6 +197,42 @@ def test_disk_full_during_the_final_gather_keeps_the_parts(tmp_path):
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_save_rho_on_a_small_disk_is_one_line_and_no_file(tmp_path, ranks):
+    """``steady --save-rho``: a rho that cannot fit is refused before the solve (exit 2); with
+    ``levels = "auto"`` (n_c unknown until solved) it is refused before HDF5 writes (exit 1).
+    Before the check, HDF5 1.10 crashed with SIGSEGV on the full disk."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, 200 * 1024):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        big = write_config(tmp_path, small_text(levels=60, delta="1.0, -1.0", extra='[solver]\nmethod = "direct"'))
+        p = run_cli(["steady", big, "--out", disk / "s.h5", "--save-rho"], ranks, timeout=TIMEOUT)
+        assert_one_line(p, 2, "not enough disk space")        # N = 240: rho is 0.9 MB
+        assert "steady state" not in p.stdout and not list(disk.glob("s.h5*[!k]"))
+        p = run_cli(["steady", big, "--set", 'cavity.levels="auto"', "--set", "cavity.levels_start=4",
+                     "--set", "cavity.levels_tolerance=1e-14", "--out", disk / "a.h5", "--save-rho", "--quiet"],
+                    ranks, timeout=TIMEOUT)
+        assert_one_line(p, 1, "not enough disk space")
+        assert not (disk / "a.h5").exists() and not list(disk.glob("a.h5.tmp-*"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_save_rho_with_auto_levels_stores_the_chosen_cavity(tmp_path):
+    """``levels = "auto"``: the stored rho is that of the chosen n_c (it was written with the
+    first n_c's row layout and failed)."""
+    cfg = write_config(tmp_path, small_text(levels='"auto"'))
+    out = tmp_path / "a.h5"
+    p = run_cli(["steady", cfg, "--set", "cavity.levels_start=4", "--out", out, "--save-rho", "--quiet"], 1)
+    assert p.returncode == 0, p.stderr[-3000:]
+    import pjcsync
+    data = pjcsync.load(out)
+    chosen = data["solver"]["levels"]["chosen"]
+    assert chosen > 4 and data["rho"].shape == (2 * chosen, 2 * chosen)
+    assert abs(np.trace(data["rho"]) - 1) < 1e-12
+
+
 # --- items 4 and 5: outputs checked before any work; never over an input ---------------------------
 
 def test_steady_never_overwrites_its_configuration_or_an_existing_file(tmp_path):
