@@ -13,12 +13,12 @@ table is written to ``results/figures/`` and run with ``scripts/mpirun.sh -n RAN
 sweep CONFIG --groups RANKS --resume`` (one rank per group), so an interrupted run continues
 where it stopped and a finished sweep is not recomputed.  Figs. 8 and 9 share their sweeps.
 
-Cavity size per point: the curve's whole grid is first solved at ``levels`` (``paper_levels``
-with ``--paper``: the paper's 100, or 30/40 where it says so); every point whose edge population
-(top levels, :func:`pjcsync.observables.edge_levels`) exceeds 1e-6 is solved again, as a list
-sweep, at 1.5 times as many levels, until it is below 1e-6 or the curve's cap (``cap``,
-``paper_cap``) is reached.  Each point is drawn from its largest cavity; a point still above
-1e-6 at the cap is marked in the plot and its legend (scripts/_plotting.py).
+Cavity size per point: each curve is one sweep with ``[cavity] levels = "auto"``
+(:mod:`pjcsync.truncation`): every point starts at ``levels`` (``paper_levels`` with
+``--paper``: the paper's 100, or 30/40 where it says so) and its n_c grows until the edge
+population (top levels, :func:`pjcsync.observables.edge_levels`) is at most 1e-6 or the curve's
+cap (``cap``, ``paper_cap``) is reached.  A point still above 1e-6 at the cap is marked in the
+plot and its legend (scripts/_plotting.py); the data file records every point's n_c.
 
 Outputs: ``docs/figures/figN_steady.png`` and ``docs/figures/data/figN_steady.json`` (parameters,
 grid, n_c and edge population per point, the plotted values); a line per figure reports the
@@ -28,14 +28,14 @@ missing): the dip of <S^2> at resonance for antisymmetric detunings and not for 
 resonance (Fig. 8), the two synchronization peaks growing with the number of qubits (Fig. 11).
 The same features are checked on the data files by tests/test_figures.py.
 
-Methods: MUMPS (direct) up to N = 2^M n_c = 240; above, GMRES with the Sylvester
-preconditioner (krylov, warm-started along the sweep; single-precision factors).
+Methods: MUMPS (direct) for a curve whose cap keeps N = 2^M n_c <= 240; above, the solver's
+``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner, single-precision
+factors from N = 256, the coarse start; docs/performance.md).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import shutil
@@ -54,7 +54,6 @@ from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, ma
 
 WORK = ROOT / "results" / "figures"
 DIRECT_MAX_N = 240                           # above: krylov (MUMPS fill-in and memory grow fast)
-GROW = 1.5                                   # refinement factor of n_c for truncated points
 
 F8 = dict(deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)
 GA4 = 2.0                                    # Fig. A4: lambda = gamma / 2, so gamma = 2 lambda
@@ -106,20 +105,26 @@ FIGS = {
 }
 
 
-def method_for(curve: dict, levels: int) -> str:
-    return "direct" if levels * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "krylov"
+def method_for(curve: dict, cap: int) -> str:
+    """MUMPS when every cavity size the curve may reach (up to ``cap``) has N <= DIRECT_MAX_N,
+    else the library's choice (``auto``: MUMPS up to N = 64, above that krylov with its default
+    KSP, preconditioner precision and coarse start, docs/performance.md)."""
+    return "direct" if cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
 
 
-def config_text(curve: dict, levels: int, detunings) -> str:
-    """The sweep's TOML: ``detunings`` is (start, stop, num) or a list of values."""
-    method = method_for(curve, levels)
-    lines = ["[cavity]", f"levels = {levels}", f"decay = {curve['gamma']!r}",
+def config_text(curve: dict, levels: int, cap: int, detunings) -> str:
+    """The sweep's TOML: ``[cavity] levels = "auto"`` from ``levels`` up to ``cap`` with the
+    figures' tolerance EDGE_TOL; ``detunings`` is (start, stop, num) or a list of values.
+
+    No warm start along the sweep: with ``levels = "auto"`` a warm start would begin at the
+    neighbour's n_c, so every point after a resonance would keep its large cavity; cold, each
+    point starts at ``levels`` and is reproduced by ``pjcsync steady`` on its own."""
+    lines = ["[cavity]", 'levels = "auto"', f"levels_start = {levels}", f"levels_max = {cap}",
+             f"levels_tolerance = {EDGE_TOL!r}", f"decay = {curve['gamma']!r}",
              "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
              "[drive]", f"amplitude = {float(curve['F'])!r}",
-             "[solver]", f'method = "{method}"']
-    if method == "krylov":
-        lines.append('preconditioner_precision = "single"')
-    lines.append("[sweep.drive]")
+             "[solver]", f'method = "{method_for(curve, cap)}"',
+             "[sweep]", "warm_start = false", "[sweep.drive]"]
     if isinstance(detunings, tuple):
         lines.append(f"detuning = {{start = {detunings[0]!r}, stop = {detunings[1]!r}, num = {detunings[2]}}}")
     else:
@@ -158,27 +163,25 @@ def _key(x: float) -> float:
     return round(float(x), 10)
 
 
+def point_levels(p: dict) -> int:
+    """The n_c a sweep point was solved at (``levels = "auto"``: the last one it tried)."""
+    lv = p["solver"].get("levels")
+    return int(lv["chosen"] if isinstance(lv, dict) else p["config"]["cavity"]["levels"])
+
+
 def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: int, replot: bool) -> tuple[dict, float]:
-    """All points of one curve, each at the smallest cavity of the refinement sequence whose
-    edge population is below EDGE_TOL (or at the cap): ``{x: (levels, point)}`` and seconds."""
+    """All points of one curve, one sweep with ``levels = "auto"``: each point's n_c grows from
+    the curve's start until its edge population is at most EDGE_TOL, or the curve's cap is
+    reached (then the point is drawn marked).  Returns ``{x: (levels, point)}`` and seconds."""
     levels = curve["paper_levels"] if paper else curve["levels"]
     cap = curve["paper_cap"] if paper else curve["cap"]
     points = spec["paper_points"] if paper else spec["points"]
     base = f"fig{spec.get('same_as', name)}_{k}_{'paper' if paper else 'small'}"
     import pjcsync
     grid = (float(spec["x"][0]), float(spec["x"][1]), points)
-    todo, best, seconds = grid, {}, 0.0
-    while True:
-        f, s = run_sweep(f"{base}_nc{levels}", config_text(curve, levels, todo), ranks, replot,
-                         points if isinstance(todo, tuple) else len(todo))
-        seconds += s
-        for p in pjcsync.load(f, rho=False)["points"]:
-            best[_key(p["parameters"]["drive.detuning"])] = (levels, p)
-        bad = sorted(x for x, (_, p) in best.items() if p["observables"]["edge_population"] > EDGE_TOL)
-        if not bad or levels >= cap:
-            return best, seconds
-        levels = min(cap, math.ceil(levels * GROW))
-        todo = bad
+    f, seconds = run_sweep(f"{base}_auto{levels}-{cap}", config_text(curve, levels, cap, grid), ranks, replot, points)
+    best = {_key(p["parameters"]["drive.detuning"]): (point_levels(p), p) for p in pjcsync.load(f, rho=False)["points"]}
+    return best, seconds
 
 
 def series(best: dict, obs: str) -> tuple:
@@ -205,14 +208,14 @@ def features(name: str, curves: list) -> list[tuple[str, bool]]:
         extrema = int(np.sum(np.diff(np.sign(np.diff(yi))) != 0))
         out.append((f"<S_x> has {extrema} local extrema between 0 and Delta = 2 (multiphoton "
                     f"oscillations; >= 2 expected)", extrema >= 2))
-    if name == "7":
+    if name == "7":                           # converged points only (tests/test_figures.py: the same)
         x, y23, _, e23 = series(curves[0], "S2")
         _, yas, _, eas = series(curves[1], "S2")
         left = x < -2.0                       # far below resonance, away from the qubits' own resonances
         near = abs(x) <= 1.0
-        a, b = yas[near].min(), y23[near].min()
-        out.append((f"<S^2> near resonance (|omega - omega_0| <= 1): min {a:.3f} for (2, -2) against {b:.3f} "
-                    f"for (2, 3); below resonance {yas[left].mean():.3f} and {y23[left].mean():.3f}",
+        a, b = yas[near & (eas <= EDGE_TOL)].min(), y23[near & (e23 <= EDGE_TOL)].min()
+        out.append((f"<S^2> near resonance (|omega - omega_0| <= 1, converged points): min {a:.3f} for (2, -2) "
+                    f"against {b:.3f} for (2, 3); below resonance {yas[left].mean():.3f} and {y23[left].mean():.3f}",
                     a < b - 0.15 and a < yas[left].mean() - 0.2 and y23[left].mean() > 1.95))
     if name == "8":
         x, y, _, _ = series(curves[0], "S2")

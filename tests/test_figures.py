@@ -120,6 +120,29 @@ def test_fig8_and_fig9_at_resonance_match_the_paper():
     assert 2.0 < chsh <= 2 * np.sqrt(2), chsh
 
 
+def _converged(c: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and values of the points of ``c`` that are not marked (edge population <= 1e-6)."""
+    ok = ~np.array(c["marked"], bool)
+    return np.array(c["x"], float)[ok], np.array(c["values"][key], float)[ok]
+
+
+def test_fig7_dip_of_the_total_spin_for_antisymmetric_detunings():
+    """Fig. 7 (F = 1.5, gamma = gamma_s = 0.2), converged points only: for Delta = (2, -2)
+    <S^2> drops well below its off-resonant value near omega = omega_0 (the paper's "strong
+    reduction"), clearly more than for Delta = (2, 3), whose <S^2> stays close to 2 below
+    resonance.  (Its drop above resonance, 1.4-1.6, is a disagreement with the paper's "stays
+    close to 2": docs/paper-comparison.md.)"""
+    doc = _data("fig7_steady")
+    x23, y23 = _converged(_curve(doc, r"$\Delta=(2,3)$"), "S2")
+    xas, yas = _converged(_curve(doc, r"$\Delta=(2,-2)$"), "S2")
+    assert (abs(xas) <= 1.0).sum() >= 4 and (abs(x23) <= 1.0).sum() >= 4
+    dip_as, dip_23 = yas[abs(xas) <= 1.0].min(), y23[abs(x23) <= 1.0].min()
+    assert dip_as < dip_23 - 0.15, (dip_as, dip_23)
+    assert dip_as < yas[abs(xas) >= 2.0].mean() - 0.2, dip_as
+    assert y23[x23 <= -2.0].min() > 1.95, y23[x23 <= -2.0]
+    assert np.all((yas >= 0.0) & (yas <= 2.0)) and np.all((y23 >= 0.0) & (y23 <= 2.0))
+
+
 def test_fig11_two_synchronization_peaks_grow_with_the_number_of_qubits():
     """|<S_x>| at resonance and the second peak (between 1 and 3.8) both grow with M = 1..4."""
     doc = _data("fig11_steady")
