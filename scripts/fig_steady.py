@@ -28,7 +28,7 @@ missing): the dip of <S^2> at resonance for antisymmetric detunings and not for 
 resonance (Fig. 8), the two synchronization peaks growing with the number of qubits (Fig. 11).
 The same features are checked on the data files by tests/test_figures.py.
 
-Methods: MUMPS (direct) for a curve whose cap keeps N = 2^M n_c <= 240; above, the solver's
+Methods: MUMPS (direct) for a curve of M <= 2 qubits whose cap keeps N = 2^M n_c <= 240; else the solver's
 ``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner, single-precision
 factors from N = 256, the coarse start; docs/performance.md).
 """
@@ -106,10 +106,13 @@ FIGS = {
 
 
 def method_for(curve: dict, cap: int) -> str:
-    """MUMPS when every cavity size the curve may reach (up to ``cap``) has N <= DIRECT_MAX_N,
-    else the library's choice (``auto``: MUMPS up to N = 64, above that krylov with its default
-    KSP, preconditioner precision and coarse start, docs/performance.md)."""
-    return "direct" if cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
+    """MUMPS for one or two qubits when every cavity size the curve may reach (up to ``cap``) has
+    N <= DIRECT_MAX_N, else the library's choice (``auto``: MUMPS up to N = 64, above that krylov
+    with its default KSP, preconditioner precision and coarse start, docs/performance.md).
+    With three qubits MUMPS is slower already at N = 240 (its fill grows with the qubits' terms):
+    Fig. 11, M = 3, n_c = 30, omega - omega_0 = -0.6, nice 19 at load ~8: 114 s against 16 s
+    for krylov (89 BiCGStab iterations)."""
+    return "direct" if len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
 
 
 def config_text(curve: dict, levels: int, cap: int, detunings) -> str:

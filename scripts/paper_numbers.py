@@ -4,6 +4,7 @@ cases can be run one at a time: the expensive ones are separate).
 
     .venv/bin/python scripts/paper_numbers.py fig8-gamma-s        # seconds
     .venv/bin/python scripts/paper_numbers.py fig7 --levels 100 140 180   # minutes to hours
+    .venv/bin/python scripts/paper_numbers.py fig7 --levels 180 --delta -2   # only Delta = (2, -2)
     .venv/bin/python scripts/paper_numbers.py fig7-semiclassical  # seconds
     .venv/bin/python scripts/paper_numbers.py fig8-lab-minimum    # minutes
     .venv/bin/python scripts/paper_numbers.py --list
@@ -88,6 +89,8 @@ def fig7(a) -> dict:
     out = {}
     solver = {"max_iterations": 3000}     # the library's defaults otherwise (method auto: krylov here)
     for deltas in ([2.0, 3.0], [2.0, -2.0]):
+        if a.delta and deltas[1] != a.delta:
+            continue
         for nc in a.levels:
             key = f"Delta=({deltas[0]:g}, {deltas[1]:g}), n_c={nc}"
             out[key] = _observe(_cfg(nc, deltas, 1.5, 0.2, 0.2, 0.0, solver=solver))
@@ -157,6 +160,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("case", nargs="?", choices=list(CASES))
     ap.add_argument("--levels", type=int, nargs="+", default=[100, 140, 180], help="n_c values (fig7)")
+    ap.add_argument("--delta", type=float, choices=[3.0, -2.0], help="fig7: only Delta = (2, DELTA)")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list or not a.case:
