@@ -115,7 +115,7 @@ def method_for(curve: dict, cap: int) -> str:
     return "direct" if len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
 
 
-def config_text(curve: dict, levels: int, cap: int, detunings) -> str:
+def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | None = None) -> str:
     """The sweep's TOML: ``[cavity] levels = "auto"`` from ``levels`` up to ``cap`` with the
     figures' tolerance EDGE_TOL; ``detunings`` is (start, stop, num) or a list of values.
 
@@ -126,8 +126,10 @@ def config_text(curve: dict, levels: int, cap: int, detunings) -> str:
              f"levels_tolerance = {EDGE_TOL!r}", f"decay = {curve['gamma']!r}",
              "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
              "[drive]", f"amplitude = {float(curve['F'])!r}",
-             "[solver]", f'method = "{method_for(curve, cap)}"',
-             "[sweep]", "warm_start = false", "[sweep.drive]"]
+             "[solver]", f'method = "{method_for(curve, cap)}"']
+    if ksp_type:
+        lines.append(f'ksp_type = "{ksp_type}"')
+    lines += ["[sweep]", "warm_start = false", "[sweep.drive]"]
     if isinstance(detunings, tuple):
         lines.append(f"detuning = {{start = {detunings[0]!r}, stop = {detunings[1]!r}, num = {detunings[2]}}}")
     else:
@@ -155,8 +157,10 @@ def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int) -> tu
             launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
             cmd = [*launcher, "-n", str(r), *cmd, "--groups", str(r)]
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if p.returncode != 0:
+        if p.returncode != 0 and "point(s) failed" not in p.stderr:
             sys.exit(f"fig_steady.py: sweep {tag} failed:\n{p.stderr[-2000:]}")
+        if p.returncode != 0:       # some points failed, the others are in the file (run_curve retries)
+            print(f"  {tag}: {[l for l in p.stderr.splitlines() if 'point(s) failed' in l][-1][:300]}", flush=True)
         summary = [l for l in p.stderr.splitlines() if l.startswith("sweep:") and "computed" in l]
         print(f"  {tag}: {summary[-1] if summary else ''}", flush=True)
     return out, time.perf_counter() - t0
@@ -183,7 +187,21 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     import pjcsync
     grid = (float(spec["x"][0]), float(spec["x"][1]), points)
     f, seconds = run_sweep(f"{base}_auto{levels}-{cap}", config_text(curve, levels, cap, grid), ranks, replot, points)
-    best = {_key(p["parameters"]["drive.detuning"]): (point_levels(p), p) for p in pjcsync.load(f, rho=False)["points"]}
+    best = {_key(p["parameters"]["drive.detuning"]): (point_levels(p), p)
+            for p in (pjcsync.load(f, rho=False)["points"] if f.exists() else [])}
+    failed = [x for x in np.linspace(*grid) if _key(x) not in best]
+    if failed and method_for(curve, cap) != "direct":
+        # the default BiCGStab can diverge where the Sylvester preconditioner is poor (strong
+        # damping and drive: Figs. 5, A4 near resonance); flexible GMRES converges there, slowly
+        f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_fgmres", config_text(curve, levels, cap, failed, "fgmres"),
+                           ranks, replot, len(failed))
+        seconds += s2
+        for p in (pjcsync.load(f2, rho=False)["points"] if f2.exists() else []):
+            best[_key(p["parameters"]["drive.detuning"])] = (point_levels(p), p)
+        failed = [x for x in failed if _key(x) not in best]
+    if failed:
+        print(f"  curve {curve['label']}: no solution at omega - omega_0 = {[round(x, 4) for x in failed]} "
+              f"(not drawn)", flush=True)
     return best, seconds
 
 
