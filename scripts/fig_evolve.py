@@ -126,6 +126,10 @@ def data_figA1(a) -> dict:
 
 
 def data_figA3(a) -> dict:
+    """Fig. A3 from the RWA steady state: the rotating-frame spin over the last 5 periods, its
+    mean over every period (is the oscillation centred, and on what), the lab-frame phase, and
+    the two candidate centres: the RWA steady state and the period average of the periodic
+    steady state (the state after infinitely many periods)."""
     ev = {"frame": "lab", "periods": a.a3_periods, "output_every_periods": 1.0 / 32, "initial": "steady"}
     cfg = make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3, harmonics=harmonics_for(10.0, a.paper),
                    evolve=ev)
@@ -134,8 +138,14 @@ def data_figA3(a) -> dict:
     rwa = steady_obs(make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3))
     per = steady_obs(cfg)           # period average of the periodic steady state (rotating frame)
     S = np.array([[r["Sx_rot"], r["Sy_rot"], r["Sz_rot"]] for r in last])
+    # exact interval averages between outputs (evolve's "average"), grouped by drive period
+    body = recs[1:]
+    k = np.ceil(np.array([r["periods"] for r in body]) - 1e-6).astype(int)
+    avg = np.array([[r["average"][c] for c in ("Sx_rot", "Sy_rot", "Sz_rot")] for r in body])
+    means = [avg[k == j].mean(axis=0).tolist() for j in range(1, int(k.max()) + 1)]
     return {"periods": [r["periods"] for r in last], "S_rot": S.tolist(),
-            "S_mean_last5": S.mean(axis=0).tolist(),
+            "S_mean_last5": avg[k > k.max() - 5].mean(axis=0).tolist(),
+            "period_means": means,
             "theta_lab": [r["theta"][0] for r in last], "levels": a.a3_levels,
             "rwa": [rwa["Sx"], rwa["Sy"], rwa["Sz"]], "periodic": [per["Sx"], per["Sy"], per["Sz"]],
             "total_periods": a.a3_periods,
@@ -240,24 +250,40 @@ def plot_figA1(d, plt):
 def plot_figA3(d, plt):
     p = np.array(d["periods"])
     S = np.array(d["S_rot"])
-    fig, axs = plt.subplots(1, 2, figsize=(12, 4.8))
-    for i, name in enumerate("xyz"):
+    fig, axs = plt.subplots(1, 3, figsize=(17, 5))
+    names = "xyz"
+    for i, name in enumerate(names):
         line, = axs[0].plot(p, S[:, i], label=rf"$\langle S_{name}\rangle$ (rotating frame)")
         axs[0].axhline(d["rwa"][i], color=line.get_color(), ls=":", lw=1.2)
         axs[0].axhline(d["periodic"][i], color=line.get_color(), ls="--", lw=1)
     axs[0].plot([], [], "k:", lw=1.2, label="RWA steady state")
     axs[0].plot([], [], "k--", lw=1, label="period average, periodic steady state")
+    if d["edge"] > EDGE_TOL:
+        axs[0].plot(p[-1], S[-1, 0], "o", mfc="none", mec="tab:red", ms=7, label=TRUNC_LABEL)
     axs[0].set_xlabel(r"$\omega t/2\pi$")
+    axs[0].set_ylabel(r"$\langle S_{x,y,z}\rangle$, $S=\sigma/2$")
     axs[0].legend(fontsize=8)
     axs[0].set_title("spin projections, last 5 periods")
+    if d.get("period_means"):
+        M = np.array(d["period_means"])
+        k = np.arange(1, len(M) + 1)
+        for i, name in enumerate(names):
+            line, = axs[1].plot(k, M[:, i], label=rf"$\langle S_{name}\rangle$, mean over one period")
+            axs[1].axhline(d["rwa"][i], color=line.get_color(), ls=":", lw=1.2)
+            axs[1].axhline(d["periodic"][i], color=line.get_color(), ls="--", lw=1)
+        axs[1].set_xlabel(r"period $k$ ($\omega t/2\pi\in[k-1,k]$)")
+        axs[1].set_ylabel(r"period mean of $\langle S_{x,y,z}\rangle$")
+        axs[1].set_title("centre of the oscillation, period by period")
+        axs[1].legend(fontsize=8)
     phase = np.mod(2 * np.pi * p, 2 * np.pi)
     theta = np.mod(np.array(d["theta_lab"]), 2 * np.pi)
-    axs[1].plot(phase, theta, ".", ms=3)
-    axs[1].set_xlabel(r"drive phase $\omega t$ mod $2\pi$")
-    axs[1].set_ylabel(r"$\theta=\arg\langle S_x+iS_y\rangle$ (lab) mod $2\pi$")
-    axs[1].set_title("phase locking of the qubit to the drive")
-    fig.suptitle(rf"Fig. A3: $\Delta=1$, $\delta\omega=-0.3$, $F=1$, $\gamma=1/3$, $\omega_0=10$, $n_c={d['levels']}$, "
-                 f"after {d['total_periods']:g} periods\n" + resolution_note(d["paper_resolution"]))
+    axs[2].plot(phase, theta, ".", ms=3)
+    axs[2].set_xlabel(r"drive phase $\omega t$ mod $2\pi$")
+    axs[2].set_ylabel(r"$\theta=\arg\langle S_x+iS_y\rangle$ (lab) mod $2\pi$")
+    axs[2].set_title("phase locking of the qubit to the drive (last 5 periods)")
+    fig.suptitle(rf"Fig. A3: $\Delta=1$, $\delta\omega=-0.3$, $F=1$, $\gamma=1/3$, $\gamma_s=0$, $\omega_0=10$, "
+                 rf"$n_c={d['levels']}$, {d['total_periods']:g} periods from the RWA steady state" + "\n"
+                 + resolution_note(d["paper_resolution"]))
     return fig
 
 
@@ -304,11 +330,16 @@ def curves_of(f: str, d: dict) -> list:
                 for r in d["runs"].values()]
     if f == "A3":
         S = np.array(d["S_rot"])
-        return [data_curve("rotating-frame spin, last 5 periods", "evolve", d["periods"],
-                           {"Sx": S[:, 0], "Sy": S[:, 1], "Sz": S[:, 2], "theta_lab": d["theta_lab"]}, d["levels"],
-                           [d["edge"]] * len(d["periods"]),
-                           {"rwa": d["rwa"], "periodic_average": d["periodic"], "mean_last5": d["S_mean_last5"],
-                            "total_periods": d["total_periods"]})]
+        par = {"rwa": d["rwa"], "periodic_average": d["periodic"], "mean_last5": d["S_mean_last5"],
+               "total_periods": d["total_periods"]}
+        out = [data_curve("rotating-frame spin, last 5 periods", "evolve", d["periods"],
+                          {"Sx": S[:, 0], "Sy": S[:, 1], "Sz": S[:, 2], "theta_lab": d["theta_lab"]}, d["levels"],
+                          [d["edge"]] * len(d["periods"]), par)]
+        if d.get("period_means"):
+            M = np.array(d["period_means"])
+            out.append(data_curve("period means", "evolve", list(range(1, len(M) + 1)),
+                                  {"Sx": M[:, 0], "Sy": M[:, 1], "Sz": M[:, 2]}, d["levels"], [d["edge"]] * len(M), par))
+        return out
     raise KeyError(f)
 
 
@@ -330,9 +361,9 @@ def main():
     a.omega0s = [10.0, 30.0, 50.0, 100.0]
     a.a1_omega0s = [50.0, 100.0]
     a.a1_levels = 100 if paper else 40
-    a.a1_periods = 20000.0 if paper else 300.0
-    a.a3_levels = 60 if paper else 30
-    a.a3_periods = 200.0 if paper else 60.0
+    a.a1_periods = 20000.0 if paper else 400.0
+    a.a3_levels = 60 if paper else 45        # <n> = 16: edge population 2e-2 at n_c = 30, 2e-7 at 45
+    a.a3_periods = 1000.0 if paper else 200.0
     a.points8 = 61 if paper else 13
     a.levels8 = 30 if paper else 20
     a.omega0s8 = [10.0, 20.0, 30.0]

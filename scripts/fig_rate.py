@@ -7,9 +7,9 @@ RWA steady state.
     .venv/bin/python scripts/fig_rate.py --replot        # redraw from docs/figures/fig*_rate.npz
 
 For every parameter point the exact curve is ``pjcsync.steady.steady_state`` (``--exact-method``,
-default ``krylov``; ``direct`` where that fails: MUMPS is not the default because this build's
-MUMPS keeps about 10 MB per factorization) and the series come from ``pjcsync.rate.rate_series``;
-both run in this single process.  n_c per point: the figure's ``levels``, raised 1.5x while the
+default ``krylov``, ``direct`` where that fails, and ``direct`` for Fig. 4, whose weak damping
+stalls the Krylov solver; every MUMPS factor is freed after its point) and the series come from
+``pjcsync.rate.rate_series``; both run in this single process.  n_c per point: the figure's ``levels``, raised 1.5x while the
 edge population exceeds 1e-6, up to its ``cap``; points still above are marked (scripts/_plotting.py).
 A series is drawn as a curve where the relative residual of its best partial sum is at most 1e-4
 (there it matches the exact curve to about 1e-4: the usable part of an asymptotic series, even
@@ -44,7 +44,8 @@ FIGS = {
             levels=60, full_levels=100, cap=120, full_cap=160, points=81, full_points=321, series=("rate", "rate*"),
             curves=[dict(label="", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3)], obs=("Sx",)),
     4: dict(title=r"Fig. 4: RWA vs (R); $\Delta=2$, $\gamma=\gamma_s=0.005$", xrange=(-4.0, 4.0),
-            levels=30, full_levels=60, cap=60, full_cap=90, points=161, full_points=801, series=("rate",),
+            levels=30, full_levels=60, cap=150, full_cap=200, points=161, full_points=801, series=("rate",),
+            exact="direct",   # gamma = 0.005: Krylov stalls at n_c >= 60 near resonance; direct (M = 1) is cheap
             curves=[dict(label="$F=0.1$", deltas=[2.0], F=0.1, gamma=0.005, gamma_s=0.005),
                     dict(label="$F=0.2$", deltas=[2.0], F=0.2, gamma=0.005, gamma_s=0.005)], obs=("Sx",)),
     10: dict(title=r"Fig. 10: RWA vs (R), (R)*; Fig. 8: $\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$", xrange=(-3.0, 3.0),
@@ -78,6 +79,7 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
     """The exact RWA steady state at one detuning, n_c raised by 1.5x from ``levels`` until the
     edge population is at most EDGE_TOL or n_c = ``cap``: (model, dense rho, edge population)."""
     from mpi4py import MPI
+    from petsc4py import PETSc
     from pjcsync.model import Model
     from pjcsync.observables import edge_levels
     from pjcsync.parallel import PjcsyncError, RowLayout
@@ -94,6 +96,7 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
                                              "max_iterations": 1000}, layout)
                 rho = state.rows().copy()
                 state.rho.destroy()
+                PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
                 break
             except PjcsyncError as exc:
                 print(f"exact {method} failed at x = {det:g}, n_c = {levels}: {str(exc)[:160]}", file=sys.stderr)
@@ -198,8 +201,8 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, help="detuning points per curve")
     ap.add_argument("--levels", type=int, help="cavity levels n_c")
     ap.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
-    ap.add_argument("--exact-method", default="krylov",
-                    help="[solver] method of the exact curve (direct leaks MUMPS memory per point here)")
+    ap.add_argument("--exact-method", help="[solver] method of the exact curve (default: krylov; direct for "
+                    "Fig. 4, whose weak damping stalls the Krylov solver)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz files")
     args = ap.parse_args(argv)
@@ -226,7 +229,7 @@ def main(argv=None) -> int:
             levels = args.levels or spec["full_levels" if args.full else "levels"]
             cap = max(levels, spec["full_cap" if args.full else "cap"])
             points = args.points or spec["full_points" if args.full else "points"]
-            data = compute(fig, spec, levels, cap, points, args.exact_method)
+            data = compute(fig, spec, levels, cap, points, args.exact_method or spec.get("exact", "krylov"))
             data["labels"] = np.array(data["labels"], dtype=str)
             data["paper"] = bool(args.full)
             np.savez(npz, **data)

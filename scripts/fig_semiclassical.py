@@ -50,23 +50,27 @@ FIGS = {
               xrange=(-6.0, 6.0), points=41, obs="bloch", rwa_from="fig5_steady",
               curves=[dict(label="$F=1$", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20, cap=60),
                       dict(label="$F=5$", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40, cap=60)]),
-    "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$", xrange=(-4.0, 4.0), points=81, obs="Sx",
-              rwa_from="fig6_steady",
+    "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$; RWA (full), semiclassical (dashed)", xrange=(-4.0, 4.0),
+              points=81, obs="Sx", rwa_from="fig6_steady",
               curves=[dict(label=r"$\gamma=0.3$, $\gamma_s=0$", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.0,
                            levels=60, cap=120),
                       dict(label=r"$\gamma=\gamma_s=0.3$", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3, levels=60,
                            cap=120),
                       dict(label=r"$\gamma=\gamma_s=2$", deltas=[2.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20,
                            cap=60)]),
-    "10": dict(title=r"Fig. 10: Fig. 8's parameters ($\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$)",
+    "10": dict(title=r"Fig. 10: Fig. 8's parameters ($\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$); "
+               r"RWA (full), semiclassical (dashed)",
                xrange=(-3.0, 3.0), points=61, obs="pair", rwa_from="fig8_steady",
                curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16, cap=40)]),
-    "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$",
+    "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$; "
+               r"RWA (full), semiclassical (dashed)",
                xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_from="fig11_steady",
+               rwa_max_qubits=1,   # M = 2 at n_c 60-120 (N = 240-480) per point: fig_steady.py's curves
                curves=[dict(label=f"$M={m}$", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60, cap=120)
                        for m in (1, 2, 3, 4)]),
-    "A4": dict(title=r"Fig. A4: weak coupling $\lambda=\gamma/2$, total $\langle S_x\rangle$", xrange=(-10.0, 45.0),
-               points=56, obs="Sx", rwa_from="figA4_steady", xscale=2.0, xlabel=r"$(\omega-\omega_0)/\gamma$",
+    "A4": dict(title=r"Fig. A4: $\lambda=\gamma/2$, $\Delta_l=(10,15,12.5,17.5)\gamma$, $F=2.2\gamma$, $\gamma_s=\gamma$, "
+               r"total $\langle S_x\rangle$; RWA (full), semiclassical (dashed)", xrange=(-10.0, 50.0),
+               points=61, obs="Sx", rwa_from="figA4_steady", xscale=2.0, xlabel=r"$(\omega-\omega_0)/\gamma$",
                curves=[dict(label=f"$M={m}$", deltas=FA4[:m], F=4.4, gamma=2.0, gamma_s=2.0, levels=30, cap=90)
                        for m in (1, 2, 3, 4)]),
     "M100": dict(title=r"many qubits: total $\langle S_x\rangle$, $\Delta_l$ spread over $[1, 2.5]$, $F=0.77$, "
@@ -130,7 +134,8 @@ def exact_point(model, w: float, cap: int) -> dict:
 
 def rwa_from_steady(stem: str, spec: dict) -> list | None:
     """The RWA curves of fig_steady.py's data file ``stem`` with the same parameters as the
-    curves of ``spec`` (one per curve), or None when the file is missing or differs."""
+    curves of ``spec``: one ``(x, points)`` per curve, None for a curve the file does not have
+    (or has without the Bloch vectors); None when the file is missing."""
     import json
     path = DATA / f"{stem}.json"
     if not path.is_file():
@@ -139,9 +144,11 @@ def rwa_from_steady(stem: str, spec: dict) -> list | None:
     out = []
     for c in spec["curves"]:
         hit = [d for d in doc["curves"] if d["kind"] == "rwa" and all(
-            np.allclose(np.atleast_1d(d["parameters"][k]), np.atleast_1d(c[k])) for k in ("deltas", "F", "gamma", "gamma_s"))]
+            np.allclose(np.atleast_1d(d["parameters"][k]), np.atleast_1d(c[k])) for k in ("deltas", "F", "gamma", "gamma_s"))
+            and len(np.atleast_1d(d["parameters"]["deltas"])) == len(c["deltas"])]
         if not hit or "sigma" not in hit[0]["values"]:
-            return None
+            out.append(None)
+            continue
         d = hit[0]
         v = d["values"]
         pts = []
@@ -160,9 +167,9 @@ def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int
     cfg = {"starts": starts, "functional": spec.get("functional", "absolute")}
     steady = rwa_from_steady(spec["rwa_from"], spec) if "rwa_from" in spec else None
     if "rwa_from" in spec:
-        print(f"  {name}: RWA curves " + (f"from docs/figures/data/{spec['rwa_from']}.json (fig_steady.py)"
-                                          if steady else f"computed here up to M = {rwa_max_qubits} "
-                                          f"(fig_steady.py's data file is missing: run it first)"), flush=True)
+        have = sum(s is not None for s in steady or [])
+        print(f"  {name}: {have} of {len(spec['curves'])} RWA curves from docs/figures/data/{spec['rwa_from']}.json "
+              f"(fig_steady.py); the others computed here up to M = {rwa_max_qubits}", flush=True)
     for ci, c in enumerate(spec["curves"]):
         model = model_of(c)
         t0 = time.perf_counter()
@@ -171,7 +178,7 @@ def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int
         other = [sc_observables(r.minima[1]) if r.bistable else None for r in res]
         t_sc = time.perf_counter() - t0
         rwa, rwa_x = None, None
-        if steady is not None:
+        if steady is not None and steady[ci] is not None:
             rwa_x, rwa = steady[ci]
         elif c.get("rwa", True) and model.M <= rwa_max_qubits:
             rwa_x = x
@@ -316,7 +323,14 @@ def main(argv=None) -> int:
         if src in cache:
             data = cache[src]
         elif args.replot:
+            if not npz.is_file():
+                print(f"fig_semiclassical.py: error: {npz} not found: run without --replot first", file=sys.stderr)
+                return 2
             data = np.load(npz, allow_pickle=True)["data"].item()
+            # the RWA curves of fig_steady.py's data file, where it has them now (drawn after this script)
+            for ci, r in enumerate(rwa_from_steady(spec["rwa_from"], spec) or [] if "rwa_from" in spec else []):
+                if r is not None:
+                    data["rwa_x"][ci], data["rwa"][ci] = r
         else:
             t0 = time.perf_counter()
             limit = args.rwa_max_qubits if args.rwa_max_qubits is not None else spec.get("rwa_max_qubits", 2)

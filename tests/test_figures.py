@@ -166,10 +166,11 @@ def test_fig11_two_synchronization_peaks_grow_with_the_number_of_qubits():
     assert len(res) >= 3 and all(np.diff(res) > 0), res
 
 
-def test_fig10_rstar_diverges_in_a_window_around_resonance_only():
+def _check_fig10_window(doc: dict) -> None:
     """Fig. 10: (R)* is usable (best partial sum with relative residual <= 1e-4) far from the
-    resonance and fails in one window that contains omega = omega_0."""
-    doc = _data("fig10_rate")
+    resonance and fails in one window that contains omega = omega_0; there its best partial sum
+    suggests a maximum of <S^2> (the paper's "misleading at resonance") where the RWA has its
+    minimum."""
     c = _curve(doc, "(R)*")
     x, rel = np.array(c["x"]), np.array(c["values"]["rel"])
     usable = rel <= c["parameters"]["usable_relative_residual"]
@@ -178,3 +179,99 @@ def test_fig10_rstar_diverges_in_a_window_around_resonance_only():
     assert np.all(~usable[bad.min():bad.max() + 1]) or np.mean(~usable[bad.min():bad.max() + 1]) > 0.8
     assert usable[0] and usable[-1]
     assert x[bad].max() - x[bad].min() < 0.7 * (x[-1] - x[0])
+    i = int(np.argmin(abs(x)))
+    assert abs(x[i]) < 1e-9
+    s2 = np.array(c["values"]["S2"])
+    rwa = np.array(_curve(doc, "RWA")["values"]["S2"])
+    assert s2[i] > max(s2[i - 1], s2[i + 1]) and s2[i] > rwa[i] + 0.5, (s2[i - 1:i + 2], rwa[i])
+
+
+def test_fig10_rstar_diverges_in_a_window_around_resonance_only():
+    _check_fig10_window(_data("fig10_rate"))
+
+
+def test_fig10_window_check_fails_without_the_window():
+    """The check above can fail: (R)* made usable everywhere, or failing everywhere."""
+    doc = _data("fig10_rate")
+    c = _curve(doc, "(R)*")
+    for rel in (0.0, 1.0):
+        c["values"]["rel"] = [rel] * len(c["x"])
+        with pytest.raises(AssertionError):
+            _check_fig10_window(doc)
+
+
+def _usable(c: dict) -> np.ndarray:
+    return np.array(c["values"]["rel"]) <= c["parameters"]["usable_relative_residual"]
+
+
+def test_fig4_series_R_converges_almost_everywhere_at_weak_damping():
+    """Fig. 4 (gamma = gamma_s = 0.005): (R) converges 'almost everywhere except at very narrow
+    resonances' -- usable at >= 95 % of the points, far more than at Fig. 3's damping 0.3 --
+    and there it is the exact curve to 1e-4 at >= 95 % of the converged points (next to the
+    narrow resonances it still deviates by up to a few 1e-3: "some deviation ... still visible")."""
+    doc = _data("fig4_rate")
+    for F in ("0.1", "0.2"):
+        rwa, r = _curve(doc, f"$F={F}$"), _curve(doc, f"(R) $F={F}$")
+        ok = _usable(r)
+        assert ok.mean() >= 0.95, (F, ok.mean())
+        good = ok & ~np.array(rwa["marked"])
+        diff = abs(np.array(r["values"]["Sx"]) - np.array(rwa["values"]["Sx"]))[good]
+        assert np.mean(diff < 1e-4) >= 0.95 and np.median(diff) < 1e-8, (F, np.mean(diff < 1e-4))
+    fig3 = _data("fig3_rate")
+    assert _usable(_curve(fig3, "(R)")).mean() < 0.8
+
+
+def _pairs(doc: dict) -> list:
+    """(semiclassical curve, RWA curve or None) per label of a fig_semiclassical.py data file."""
+    sc = [c for c in doc["curves"] if c["kind"] == "semiclassical"]
+    rwa = {c["label"][:-len(" RWA")].strip(): c for c in doc["curves"] if c["kind"] == "rwa"}
+    return [(c, rwa.get(c["label"][:-len(" semiclassical")].strip())) for c in sc]
+
+
+def _sc_minus_rwa(s: dict, r: dict, key: str, where=None) -> np.ndarray:
+    """|semiclassical - RWA| at the RWA's converged points (semiclassical interpolated)."""
+    x = np.array(r["x"], float)
+    keep = ~np.array(r["marked"]) & (np.ones_like(x, bool) if where is None else where(x))
+    y = np.interp(x, np.array(s["x"], float), np.array(s["values"][key], float))
+    return abs(y - np.array(r["values"][key], float))[keep]
+
+
+def test_fig6_semiclassical_reversal_and_agreement_at_strong_damping():
+    """Fig. 6: in (0, 2) the semiclassical <S_x> is reversed (negative) for gamma_s = 0 where the
+    RWA is not; gamma_s = gamma = 0.3 reverses the RWA too; gamma = gamma_s = 2 agrees very well."""
+    (s0, r0), (s3, r3), (s2, r2) = _pairs(_data("fig6_semiclassical"))
+    inside = lambda x: (x > 0.3) & (x < 1.8)  # noqa: E731
+    for s in (s0, s3):
+        x = np.array(s["x"])
+        assert np.max(np.array(s["values"]["Sx"])[inside(x)]) < 0
+    assert np.min(np.array(r0["values"]["Sx"])[inside(np.array(r0["x"]))]) > 0
+    assert np.max(np.array(r3["values"]["Sx"])[inside(np.array(r3["x"]))]) < 0
+    assert _sc_minus_rwa(s2, r2, "Sx").max() < 0.02
+    assert _sc_minus_rwa(s0, r0, "Sx").max() > 0.3
+
+
+def test_fig10_semiclassical_misses_the_singlet():
+    """Fig. 10: the semiclassical <S^2> stays near 2 at resonance where the RWA has its singlet dip."""
+    ((s, r),) = _pairs(_data("fig10_semiclassical"))
+    x = np.array(r["x"])
+    i = int(np.argmin(abs(x)))
+    sc = np.interp(0.0, s["x"], s["values"]["S2"])
+    assert r["values"]["S2"][i] < 0.5 and sc > 1.5, (r["values"]["S2"][i], sc)
+
+
+def test_figA3_phase_locked_and_centred_on_the_periodic_steady_state():
+    """Fig. A3 (omega_0 = 10, from the RWA steady state): the lab-frame qubit phase follows the
+    drive (theta - omega t constant up to the vibration), and the rotating-frame spin oscillates
+    around the period average of the periodic steady state -- reached within 2e-3 over the last
+    5 periods -- which differs from the RWA steady state by more than 0.03 (a non-RWA shift at
+    omega_0 / lambda = 10, docs/paper-comparison.md)."""
+    doc = _data("figA3_lab")
+    c = _curve(doc, "rotating-frame spin, last 5 periods")
+    x, th = np.array(c["x"]), np.array(c["values"]["theta_lab"])
+    assert abs(np.mean(np.exp(1j * (th - 2 * np.pi * x)))) > 0.9
+    m = _curve(doc, "period means")
+    assert not any(m["marked"]) and m["x"][-1] >= 50
+    last = np.array([np.mean(m["values"][k][-5:]) for k in ("Sx", "Sy", "Sz")])
+    periodic, rwa = np.array(m["parameters"]["periodic_average"]), np.array(m["parameters"]["rwa"])
+    assert abs(last - periodic).max() < 2e-3, (last, periodic)
+    assert abs(periodic - rwa).max() > 0.03
