@@ -62,14 +62,14 @@ FIGS = {
                r"RWA (full), semiclassical (dashed)",
                xrange=(-3.0, 3.0), points=61, obs="pair", rwa_from="fig8_steady",
                curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16, cap=40)]),
-    "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$; "
-               r"RWA (full), semiclassical (dashed)",
+    "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$;"
+               "\n" r"RWA (full), semiclassical (dashed)",
                xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_from="fig11_steady",
                rwa_max_qubits=1,   # M = 2 at n_c 60-120 (N = 240-480) per point: fig_steady.py's curves
                curves=[dict(label=f"$M={m}$", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60, cap=120)
                        for m in (1, 2, 3, 4)]),
-    "A4": dict(title=r"Fig. A4: $\lambda=\gamma/2$, $\Delta_l=(10,15,12.5,17.5)\gamma$, $F=2.2\gamma$, $\gamma_s=\gamma$, "
-               r"total $\langle S_x\rangle$; RWA (full), semiclassical (dashed)", xrange=(-10.0, 50.0),
+    "A4": dict(title=r"Fig. A4: $\lambda=\gamma/2$, $\Delta_l=(10,15,12.5,17.5)\gamma$, $F=2.2\gamma$, $\gamma_s=\gamma$;"
+               "\n" r"total $\langle S_x\rangle$, RWA (full), semiclassical (dashed)", xrange=(-10.0, 50.0),
                points=61, obs="Sx", rwa_from="figA4_steady", xscale=2.0, xlabel=r"$(\omega-\omega_0)/\gamma$",
                curves=[dict(label=f"$M={m}$", deltas=FA4[:m], F=4.4, gamma=2.0, gamma_s=2.0, levels=30, cap=90)
                        for m in (1, 2, 3, 4)]),
@@ -250,7 +250,8 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
         axes = axes.ravel()
     else:
         keys = ("S1x", "S2") if obs == "pair" else ("Sx",)
-        fig, axes = plt.subplots(1, len(keys), figsize=(7 * len(keys), 4.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(keys), figsize=(7.5 * len(keys), 6.2 if len(data["labels"]) > 2 else 4.8),
+                                 squeeze=False)
         axes = axes.ravel()
         for ax, key in zip(axes, keys):
             for ci, lab in enumerate(data["labels"]):
@@ -267,7 +268,10 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
             ax.set_ylabel(OBS_LABEL[key])
     for ax in axes:
         ax.set_xlabel(spec.get("xlabel", XLABEL))
-        ax.legend(fontsize=8)
+        if name != "A5" and obs != "bloch" and len(data["labels"]) > 2:   # many entries: below the axes
+            ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+        else:
+            ax.legend(fontsize=8)
     levs = [p["levels"] for r in data["rwa"] if r is not None for p in r]
     note = resolution_note(bool(data.get("paper", False)), f"{len(x)} semiclassical points" + (
         f"; RWA $n_c$ = {min(levs)}-{max(levs)} per point" if levs else ""))
