@@ -166,6 +166,22 @@ def test_fig11_two_synchronization_peaks_grow_with_the_number_of_qubits():
     assert len(res) >= 3 and all(np.diff(res) > 0), res
 
 
+def test_figA4_spin_grows_with_the_number_of_qubits_near_the_cavity_resonance():
+    """Fig. A4 (lambda = gamma / 2): "the linear growth of <S_x> with the number of qubits is
+    observed only at cavity resonance" -- on the converged points at omega - omega_0 = gamma
+    and 2 gamma (x in units of lambda: 2 and 4), |<S_x>| grows with M over the converged M
+    (at least three), the largest at least twice the one-qubit value."""
+    doc = _data("figA4_steady")
+    for x0 in (2.0, 4.0):
+        vals = []
+        for m in (1, 2, 3, 4):
+            v, marked = _at(_curve(doc, f"$M={m}$"), "Sx", x0)
+            if not marked:
+                vals.append(abs(v))
+        assert len(vals) >= 3, (x0, vals)
+        assert all(np.diff(vals) > 0) and vals[-1] >= 2.0 * vals[0], (x0, vals)
+
+
 def _check_fig10_window(doc: dict) -> None:
     """Fig. 10: (R)* is usable (best partial sum with relative residual <= 1e-4) far from the
     resonance and fails in one window that contains omega = omega_0; there its best partial sum
