@@ -24,13 +24,17 @@ Outputs: ``docs/figures/figN_steady.png`` and ``docs/figures/data/figN_steady.js
 grid, n_c and edge population per point, the plotted values); a line per figure reports the
 wall time of its sweeps and the features the paper describes (``--check``: exit 1 if one is
 missing): the dip of <S^2> at resonance for antisymmetric detunings and not for (2, 3)
-(Fig. 7), the multiphoton oscillations of <S_x> between 0 and Delta (Fig. 3), <S^2> at
-resonance (Fig. 8), the two synchronization peaks growing with the number of qubits (Fig. 11).
+(Fig. 7, converged points), the multiphoton oscillations of <S_x> between 0 and Delta (Fig. 3),
+<S^2> at resonance (Fig. 8), the two synchronization peaks growing with the number of qubits
+(Fig. 11, converged points).
 The same features are checked on the data files by tests/test_figures.py.
 
-Methods: MUMPS (direct) for a curve of M <= 2 qubits whose cap keeps N = 2^M n_c <= 240; else the solver's
-``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner, single-precision
-factors from N = 256, the coarse start; docs/performance.md).
+Methods: MUMPS (direct) for a curve of M <= 2 qubits whose cap keeps N = 2^M n_c <= 240;
+else the solver's ``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner,
+single-precision factors from N = 256, the coarse start; docs/performance.md).  Points where
+that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
+solved again in a second sweep with flexible GMRES (``--no-retry``: left out); points left out
+are listed per curve in the data file (``not_solved``) and counted on the PNG.
 """
 from __future__ import annotations
 
