@@ -47,7 +47,7 @@ FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2
 FIGS = {
     "5": dict(title=r"Fig. 5: semiclassical (dashed) vs RWA (dotted); $\Delta=(2,-1)$, $\gamma=\gamma_s=2$; "
               r"$S=\sigma/2$, $\alpha=\langle a\rangle$",
-              xrange=(-6.0, 6.0), points=41, obs="bloch", rwa_from="fig5_steady",
+              xrange=(-6.0, 6.0), points=49, obs="bloch", rwa_from="fig5_steady",     # fig5_steady's grid
               curves=[dict(label="$F=1$", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20, cap=60),
                       dict(label="$F=5$", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40, cap=60)]),
     "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$; RWA (full), semiclassical (dashed)", xrange=(-4.0, 4.0),
@@ -64,7 +64,7 @@ FIGS = {
                curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3, levels=16, cap=40)]),
     "11": dict(title=r"Fig. 11: total $\langle S_x\rangle$, $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$;"
                "\n" r"RWA (full), semiclassical (dashed)",
-               xrange=(-3.0, 5.0), points=61, obs="Sx", rwa_from="fig11_steady",
+               xrange=(-3.0, 5.0), points=81, obs="Sx", rwa_from="fig11_steady",    # step 0.1: fig11_steady's points
                rwa_max_qubits=1,   # M = 2 at n_c 60-120 (N = 240-480) per point: fig_steady.py's curves
                curves=[dict(label=f"$M={m}$", deltas=F11[:m], F=0.77, gamma=0.2, gamma_s=0.2, levels=60, cap=120)
                        for m in (1, 2, 3, 4)]),
@@ -143,9 +143,9 @@ def rwa_from_steady(stem: str, spec: dict) -> list | None:
     doc = json.loads(path.read_text())
     out = []
     for c in spec["curves"]:
-        hit = [d for d in doc["curves"] if d["kind"] == "rwa" and all(
-            np.allclose(np.atleast_1d(d["parameters"][k]), np.atleast_1d(c[k])) for k in ("deltas", "F", "gamma", "gamma_s"))
-            and len(np.atleast_1d(d["parameters"]["deltas"])) == len(c["deltas"])]
+        hit = [d for d in doc["curves"] if d["kind"] == "rwa"
+               and len(np.atleast_1d(d["parameters"]["deltas"])) == len(c["deltas"]) and all(
+            np.allclose(np.atleast_1d(d["parameters"][k]), np.atleast_1d(c[k])) for k in ("deltas", "F", "gamma", "gamma_s"))]
         if not hit or "sigma" not in hit[0]["values"]:
             out.append(None)
             continue

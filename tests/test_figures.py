@@ -244,12 +244,20 @@ def _pairs(doc: dict) -> list:
     return [(c, rwa.get(c["label"][:-len(" semiclassical")].strip())) for c in sc]
 
 
-def _sc_minus_rwa(s: dict, r: dict, key: str, where=None) -> np.ndarray:
-    """|semiclassical - RWA| at the RWA's converged points (semiclassical interpolated)."""
-    x = np.array(r["x"], float)
-    keep = ~np.array(r["marked"]) & (np.ones_like(x, bool) if where is None else where(x))
-    y = np.interp(x, np.array(s["x"], float), np.array(s["values"][key], float))
-    return abs(y - np.array(r["values"][key], float))[keep]
+def _common(s: dict, r: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into s, into r) of the RWA's converged points that are also semiclassical points
+    (no interpolation across the semiclassical curves' jumps); at least 9 of them."""
+    xs, xr = np.array(s["x"], float), np.array(r["x"], float)
+    i = np.array([int(np.argmin(abs(xs - v))) for v in xr])
+    keep = (abs(xs[i] - xr) < 1e-9) & ~np.array(r["marked"])
+    assert keep.sum() >= 9, (s["label"], int(keep.sum()))
+    return i[keep], np.flatnonzero(keep)
+
+
+def _sc_minus_rwa(s: dict, r: dict, key: str) -> np.ndarray:
+    """|semiclassical - RWA| of ``key`` at the common converged points (:func:`_common`)."""
+    i, j = _common(s, r)
+    return abs(np.array(s["values"][key], float)[i] - np.array(r["values"][key], float)[j])
 
 
 def test_fig6_semiclassical_reversal_and_agreement_at_strong_damping():
@@ -336,17 +344,19 @@ def test_figA4_semiclassical_coincides_with_the_rwa_and_grows_with_M_at_resonanc
 def test_figA5_agreement_where_epsilon_over_gamma_is_below_one():
     """Fig. A5's caption: semiclassical and RWA <S_x> agree where epsilon/gamma <= 1 and deviate
     strongly at its peaks (the text's "when epsilon/gamma >= 1" is the other way round): on every
-    M of Fig. 11 with a drawn RWA curve, within 0.05 where epsilon/gamma <= 1, by more than 0.1
-    (median) where it is above."""
+    M of Fig. 11 with a drawn RWA curve (converged points), by at most 0.15 and with a median at
+    least 5 times smaller where epsilon/gamma <= 1 than where it is above (median > 0.1 there)."""
     checked = 0
     for s, r in _pairs(_data("fig11_semiclassical")):
         if r is None:
             continue
-        x = np.array(r["x"])
-        e = np.interp(x, s["x"], np.array(s["values"]["epsilon"]) / s["parameters"]["gamma"])
-        d = _sc_minus_rwa(s, r, "Sx", where=lambda _: np.ones(len(x), bool))
-        ok = ~np.array(r["marked"])
-        assert d[(e <= 1)[ok]].max() < 0.05 and np.median(d[(e > 1)[ok]]) > 0.1, s["label"]
+        i, j = _common(s, r)
+        e = np.array(s["values"]["epsilon"])[i] / s["parameters"]["gamma"]
+        d = abs(np.array(s["values"]["Sx"])[i] - np.array(r["values"]["Sx"])[j])
+        good, bad = d[e <= 1], d[e > 1]
+        assert good.size >= 4 and bad.size >= 4, s["label"]
+        assert good.max() < 0.15 and np.median(bad) > 0.1 and np.median(good) < np.median(bad) / 5, \
+            (s["label"], good.max(), np.median(good), np.median(bad))
         checked += 1
     assert checked >= 1
 
@@ -370,3 +380,35 @@ def test_fig8_lab_frame_approaches_the_rwa_with_omega0():
         assert x[np.argmin(y)] > 0.0
     assert all(np.diff(mins) < 0), mins
     assert mins[-1] - r.min() < 0.1 and mins[0] - r.min() > 0.2, (mins, r.min())
+
+
+def test_fig5_semiclassical_agreement_at_F1_and_the_measured_gap_at_F5():
+    """Fig. 5 (gamma = gamma_s = 2): spins (S = sigma/2) and the cavity alpha of the
+    semiclassical functional match the RWA within 0.03 and 5 % of |alpha| at F = 1 ("almost
+    perfectly"); at F = 5 the spins differ by more than 0.05 (0.086 measured: <S_1y> at
+    x = 1.5, docs/paper-comparison.md) while alpha stays within 5 %."""
+    for (s, r), spin_ok in zip(_pairs(_data("fig5_semiclassical")), (True, False)):
+        assert r is not None and not any(r["marked"])
+        i, j = _common(s, r)
+        d = abs(np.array(s["values"]["bloch"])[i] - np.array(r["values"]["bloch"])[j]).max() / 2   # S = sigma/2
+        assert (d < 0.03) if spin_ok else (d > 0.05), (s["label"], d)
+        for k in ("alpha_x", "alpha_y"):
+            a = _sc_minus_rwa(s, r, k).max()
+            assert a < 0.05 * abs(np.array(r["values"][k])).max(), (s["label"], k, a)
+
+
+def test_figA1_relaxation_is_slower_for_positive_detuning_and_at_omega0_100():
+    """Fig. A1 (omega_0 = 50 and 100, gamma_s = 0): after the same number of periods <n> is
+    further from its limit (the periodic steady state, within 3 % of the RWA) for
+    delta omega = +0.5 than for -0.5, and further at omega_0 = 100 than at 50 ("incomplete
+    relaxation in the simulations for omega_0 / lambda = 100")."""
+    doc = _data("figA1_lab")
+    gap = {}
+    for c in doc["curves"]:
+        w0, dw = c["parameters"]["omega0"], c["parameters"]["detuning"]
+        n, per, rwa = c["values"]["n_avg"][-1], c["values"]["n_periodic"][-1], c["values"]["n_rwa"][-1]
+        assert not any(c["marked"]) and abs(per - rwa) < 0.03 * rwa, (w0, dw, per, rwa)
+        gap[w0, dw] = abs(n - per) / per
+    for w0 in (50, 100):
+        assert gap[w0, 0.5] > 3 * gap[w0, -0.5] and gap[w0, 0.5] > 0.2, gap
+    assert gap[100, 0.5] > gap[50, 0.5] and gap[100, 1.0] > gap[50, 1.0], gap
