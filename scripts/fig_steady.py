@@ -96,7 +96,7 @@ FIGS = {
     "11": dict(title=r"Fig. 11: $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$", x=(-2.0, 4.0),
                points=31, paper_points=241, obs=["Sx"],
                curves=[_c(f"$M={m}$", [1.0, 1.5, 2.0, 2.5][:m], 0.77, 0.2, 0.2, (30, 20, 16, 12)[m - 1],
-                          (120, 60, 30, 15)[m - 1], paper_cap=150) for m in (1, 2, 3, 4)]),
+                          (120, 130, 30, 15)[m - 1], paper_cap=150) for m in (1, 2, 3, 4)]),
     "A2": dict(title=r"Fig. A2: $\Delta=\pm0.5$, $\gamma=0.025$, $\gamma_s=5\cdot10^{-4}$",
                x=(-0.1, 0.1), points=41, paper_points=201, obs=["chsh"],
                curves=[_c(rf"$\langle n\rangle = 4F^2/\gamma^2 = {n}$", [0.5, -0.5], 0.025 * np.sqrt(n) / 2,
