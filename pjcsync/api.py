@@ -271,6 +271,9 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
         return SteadyStateResult(state, state.model)
     layout = RowLayout.create(problem.N, _comm(comm))
     x0 = _initial_array(initial, problem.N)
+    if x0 is None:              # a results file named by initial_guess
+        from .results import initial_guess
+        x0 = initial_guess(opts.to_dict(), problem.N)
     if isinstance(problem, Lindbladian):
         state = steady_state(problem, opts.to_dict(), layout, initial=x0)
     else:       # the Tavis-Cummings model: as pjcsync steady (coarse start of the iterative methods)

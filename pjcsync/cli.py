@@ -485,6 +485,10 @@ def cmd_evolve(args, cfg) -> dict:
         if "rho" not in data or tuple(data["rho"].shape) != (model.N, model.N):
             raise InputError(f"[evolve] initial: {init!r} holds no rho of size {model.N} (use --save-rho)")
         rows0 = np.array(data["rho"][layout.i0:layout.i1])
+    guess = None
+    if init == "steady":
+        from .results import initial_guess
+        guess = initial_guess(cfg["solver"], model.N)
     log = (lambda text: None) if args.quiet else ev.stderr_log(layout)
     if not args.json:
         _emit(f"evolve  N = {model.N}  frame = {cfg['evolve']['frame']}  "
@@ -495,7 +499,8 @@ def cmd_evolve(args, cfg) -> dict:
         if not args.json:
             _emit(f"{rec['t']:12.6g} {rec.get('periods', float('nan')):10.4g} {rec['n']:12.8g} "
                   f"{rec['Sx_rot']:12.8g} {rec['Sy_rot']:12.8g} {rec['Sz']:12.8g}")
-    result = ev.evolve(model, cfg, layout, rows0=rows0, resume=args.resume, on_output=show, log=log)
+    result = ev.evolve(model, cfg, layout, rows0=rows0, resume=args.resume, on_output=show, log=log,
+                       guess=guess)
     from .observables import cavity_populations, diagonal
     diag = diagonal(result.rows(), layout)
     final = {"qubit_resolved_populations": diag.reshape(model.levels, 2 ** model.M).tolist(),
@@ -700,7 +705,6 @@ def sweep_target(args):
     return Path(out) if tn == 1 else sw.task_path(out, ti, tn)
 
 
-_KEEP_GUESS = ("identity", "ground", "rate")
 
 
 _LOCKS: list = []      # rank 0's output locks, held until main() returns
@@ -716,7 +720,8 @@ def _claim(args, cfg) -> None:
         inputs.append(("configuration", args.config))
     if cfg is not None:
         guess = cfg["solver"]["initial_guess"]
-        if guess not in _KEEP_GUESS:
+        from .states import NAMED_GUESSES
+        if guess not in NAMED_GUESSES:
             inputs.append(("initial guess ([solver] initial_guess)", guess))
         init = cfg["evolve"]["initial"]
         if cmd == "evolve" and init not in ("ground", "steady"):

@@ -319,13 +319,15 @@ def ground_rows(model: Model, layout: RowLayout) -> np.ndarray:
     return rows
 
 
-def initial_rows(model: Model, layout: RowLayout, initial: str, solver_cfg: dict | None = None) -> np.ndarray:
-    """``initial``: "ground", "steady" (the RWA steady state) or an ``.npy`` file holding rho (N x N)."""
+def initial_rows(model: Model, layout: RowLayout, initial: str, solver_cfg: dict | None = None,
+                 guess=None) -> np.ndarray:
+    """``initial``: "ground", "steady" (the RWA steady state, started from ``guess``: see
+    :func:`pjcsync.steady.steady_state`) or an ``.npy`` file holding rho (N x N)."""
     if initial == "ground":
         return ground_rows(model, layout)
     if initial == "steady":
         from .steady import steady_state
-        st = steady_state(model, solver_cfg or {"method": "auto"}, layout)
+        st = steady_state(model, solver_cfg or {"method": "auto"}, layout, initial=guess)
         return st.rows().copy()
     if initial.endswith(".npy"):
         if not os.path.isfile(initial):
@@ -480,8 +482,11 @@ def excitations(model: Model) -> np.ndarray:
 
 
 def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.ndarray | None = None,
-           resume: bool = False, on_output=None, log=None) -> Evolution:
+           resume: bool = False, on_output=None, log=None, guess=None) -> Evolution:
     """Integrate from ``[evolve] initial`` (or ``rows0``) to ``t_end``; see the module docstring.
+
+    ``guess``: the starting point of the steady state of ``initial = "steady"`` (the results file
+    of ``[solver] initial_guess`` as read by :func:`pjcsync.results.initial_guess`).
 
     ``on_output(record)`` is called on every rank for each output; ``log(text)`` receives
     progress lines (rank 0 prints them).  Raises PjcsyncError (collective) if TS fails."""
@@ -514,7 +519,7 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
     else:
         if resume and prefix and log:
             log(f"evolve: no checkpoint {prefix}.json yet, starting from t = 0")
-        rows = rows0 if rows0 is not None else initial_rows(model, layout, ev["initial"], cfg.get("solver"))
+        rows = rows0 if rows0 is not None else initial_rows(model, layout, ev["initial"], cfg.get("solver"), guess)
         rows = np.ascontiguousarray(rows, dtype=DTYPE)
         rows = 0.5 * (rows + transpose_rows(rows, layout).conj())     # exactly Hermitian (see Generator)
         u.setArray(np.ascontiguousarray(rows, dtype=DTYPE).ravel())

@@ -30,7 +30,8 @@ Methods (``[floquet] method``):
   shifted Sylvester inverses ``-(L0 + 2ik omega)^{-1}`` of :mod:`pjcsync.sylvester` (one
   decomposition of G serves every shift).  Needs qubit damping: with gamma_s = 0 (Figs. 1, 2)
   the Sylvester split is a poor approximation and GMRES stalls (no convergence in 1000 iterations).
-* ``auto``: direct up to ``DIRECT_LIMIT`` unknowns, gmres above.
+* ``auto``: direct up to ``FLOQUET_DIRECT_LIMIT`` unknowns, gmres above
+  (:func:`pjcsync.choices.floquet_method`).
 """
 from __future__ import annotations
 
@@ -42,11 +43,12 @@ from petsc4py import PETSc
 
 from .model import DTYPE, Model
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, transpose_rows
-from .steady import POSITIVITY_CHECK_MAX_N, SteadyState, lu_solve
+from .choices import floquet_method
+from .steady import SteadyState, lu_solve
+from .validate import POSITIVITY_CHECK_MAX_N
 from . import superoperator as so
 from .evolve import commutator_rows, counter_rotating_operator
 
-DIRECT_LIMIT = 10_000     # unknowns (2K+1) N^2 up to which "auto" factorizes the whole system
 
 
 class BlockLayout:
@@ -272,8 +274,7 @@ def periodic_steady_state(model: Model, cfg: dict, layout: RowLayout | None = No
     solver_cfg = cfg.get("solver", {})
     rtol = solver_cfg.get("rtol", 1e-10)
     method = cfg["floquet"]["method"]
-    if method == "auto":
-        method = "direct" if blay.global_size <= DIRECT_LIMIT else "gmres"
+    method = floquet_method(method, blay.global_size)
     t0 = time.perf_counter()
     if method == "direct":
         x, info = _solve_direct(model, blay)

@@ -26,9 +26,9 @@ one vector of rho's entries, ``D = 16 N^2`` one dense N x N complex matrix held 
   plus PCFIELDSPLIT's copies of the blocks).
 * Krylov (krylov, floquet gmres/sylvester, gap with the Sylvester solver): GMRES(r) keeps r + 1
   basis vectors (two per step for FGMRES) and a few work vectors (``KRYLOV_WORK``); the restart r
-  follows :func:`gmres_restart`, the policy the solver uses.  PETSc allocates the basis 10
-  vectors at a time as the iterations need them: the estimate counts the whole basis (a solve
-  that converges in fewer iterations uses less).
+  follows :func:`pjcsync.choices.gmres_restart`, the policy the solver uses.  PETSc allocates
+  the basis 10 vectors at a time as the iterations need them: the estimate counts the whole
+  basis (a solve that converges in fewer iterations uses less).
 * The Sylvester inverse L0^-1 (krylov, sylvester, floquet sylvester, gap sylvester): replicated
   dense N x N factors, ``DENSE_EIGEN`` (eigen route: V, V^-1 and their conjugate transposes)
   or ``DENSE_SCHUR`` (Schur route: Q and conj(Q) on every rank; T and the gathered triangular
@@ -58,13 +58,14 @@ import math
 
 from mpi4py import MPI
 
+from .choices import (BYTES_PER_ENTRY, GMRES_RESTART_MAX, auto_operator, floquet_method, gmres_restart,
+                      krylov_settings, resolve_method)
 from .model import Model
 from .parallel import InputError, PjcsyncError, available_memory_bytes, ranks_on_this_node
+from .validate import POSITIVITY_CHECK_MAX_N
 
-BYTES_PER_ENTRY = 16              # complex128
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
 ASSEMBLY_PEAK = 3.0               # scipy blocks, their stacked copy and PETSc's copy while L is built
-GMRES_RESTART_MAX = 100           # default GMRES restart, lowered when its basis would not fit
 GMRES_EXTRA = 4                   # PETSc's GMRES keeps restart + 1 basis vectors and its own work vectors
 KRYLOV_WORK = 14                  # vectors besides the GMRES basis: x, b, e, PETSc's work vectors,
                                   # the matrix-free halo and products, L0^-1's row temporaries
@@ -118,23 +119,10 @@ def direct_fill(model: Model) -> float:
     return float(max(10.0, 0.09 * 2 ** model.M * model.N))
 
 
-def gmres_restart(n2: int, ranks: int, available_per_rank: float, vectors_per_step: int = 1) -> int:
-    """The GMRES restart: ``GMRES_RESTART_MAX``, lowered (not below 20) so that the basis takes at
-    most 30 % of the memory available to a rank; FGMRES keeps two vectors per step."""
-    per_step = vectors_per_step * n2 * BYTES_PER_ENTRY / ranks
-    return int(max(20, min(GMRES_RESTART_MAX, 0.3 * available_per_rank / per_step)))
-
-
 def krylov_vectors(n2: int, ranks: int, available_per_rank: float, flexible: bool = False) -> int:
     """Vectors of N^2 entries a (F)GMRES solve keeps: its basis plus the work vectors."""
     per_step = 2 if flexible else 1
     return per_step * gmres_restart(n2, ranks, available_per_rank, per_step) + KRYLOV_VECTORS - GMRES_RESTART_MAX
-
-
-def resolve_method(model: Model, solver_cfg: dict) -> str:
-    """:func:`pjcsync.steady.resolve_method` (imported late: steady imports this module)."""
-    from .steady import resolve_method as resolve
-    return resolve(model, solver_cfg)
 
 
 # --- the estimate -------------------------------------------------------------------------------
@@ -279,7 +267,6 @@ class _Parts:
                  (per_step * r + GMRES_EXTRA) * size, phase)
 
     def check(self, assembled_nnz: float | None) -> None:
-        from .steady import POSITIVITY_CHECK_MAX_N
         ph = "post-solve check"
         self.add("rho, residual and transposes", 4 * self.v, ph)
         if assembled_nnz is not None:
@@ -289,7 +276,6 @@ class _Parts:
 
     # -- commands --
     def steady(self, method: str) -> None:
-        from .steady import auto_operator
         L = self.nz["L"]
         if method in ("rate", "rate*"):
             n_ops = len(self.nz["c_ops"])
@@ -309,7 +295,6 @@ class _Parts:
         if method == "sylvester":
             precision = "double"
         else:
-            from .steady import krylov_settings
             settings = krylov_settings(self.model, self.solver_cfg)
             precision, ksp_type = settings["precision"], settings["ksp_type"]
         self.sylvester_factors("solve", precision)
@@ -329,13 +314,11 @@ class _Parts:
         self.check(mat)
 
     def floquet(self, fl: dict) -> str:
-        from .floquet import DIRECT_LIMIT
         K = int(fl.get("harmonics", 1))
         nb = 2 * K + 1
         nnz = nb * self.nz["L"] + 2 * K * 2 * self.nz["commutator_V"]
         method = fl.get("method", "auto")
-        if method == "auto":
-            method = "direct" if nb * self.n2 <= DIRECT_LIMIT else "gmres"
+        method = floquet_method(method, nb * self.n2)
         u = nb * self.v                                             # one block vector per rank
         coo = float(nnz) * (8 + 8 + 16 + BYTES_PER_NONZERO) / self.P   # COO triplets and CSR of the rows
         self.add("block rows (COO and CSR)", coo, "block assembly")

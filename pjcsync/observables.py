@@ -6,11 +6,16 @@ totals ``S = sum_l sigma_l / 2``, ``<a> = alpha_x + i alpha_y``, ``<n> = <a^+ a>
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
-from .model import Model, sigmax, sigmay, sigmaz
+from .operators import sigmax, sigmay, sigmaz
 from .parallel import RowLayout, allreduce_sum
+
+if TYPE_CHECKING:       # annotations only: the model imports this module (Model.observables)
+    from .model import Model
 
 
 def local_block(vec, layout: RowLayout) -> np.ndarray:

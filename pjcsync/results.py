@@ -441,3 +441,33 @@ def _load_open(f, p: Path, rho: bool) -> dict:
                 out[name] = json.loads(f.attrs[name])
         out.update(_read_tree(f))
     return out
+
+
+# --- a results file as the starting point of a solve ----------------------------------------------
+
+def initial_guess(solver_cfg: dict, N: int | None = None):
+    """``[solver] initial_guess`` as data for the solver: None for the named guesses
+    (``identity``, ``ground``, ``rate``: the solver builds them), else the ``rho`` of the
+    results file it names as a :class:`~pjcsync.states.GivenState` whose source is the path
+    (``pjcsync steady --resume`` reads its checkpoint this way).  ``N``: the dimension the
+    problem needs (None: any).  Bad input raises :class:`~pjcsync.parallel.InputError`."""
+    from .parallel import InputError
+    from .states import NAMED_GUESSES, GivenState
+    path = solver_cfg.get("initial_guess", "identity")
+    if path in NAMED_GUESSES:
+        return None
+    if not os.path.isfile(path):
+        raise InputError(f"[solver] initial_guess = {path!r}: not {', '.join(map(repr, NAMED_GUESSES))} "
+                         f"or an existing results file")
+    try:
+        data = load(path)
+    except Exception as exc:  # noqa: BLE001 - a foreign or damaged file
+        raise InputError(f"[solver] initial_guess: cannot read {path!r}: {exc}") from None
+    rho = data.get("rho") if isinstance(data, dict) else None
+    if rho is None:
+        raise InputError(f"[solver] initial_guess: {path!r} holds no density matrix 'rho'")
+    rho = np.asarray(rho)
+    if N is not None and rho.shape != (N, N):
+        raise InputError(f"[solver] initial_guess: {path!r} holds a {rho.shape} rho, this problem "
+                         f"needs {N} x {N}")
+    return GivenState(rho, source=str(path))

@@ -49,8 +49,10 @@ from .model import DTYPE, Model
 from .parallel import (InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory,
                        transpose_rows)
 from . import superoperator as so
-
-POSITIVITY_CHECK_MAX_N = 6000   # rho is gathered on rank 0 for the eigenvalue check up to this N
+from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator, gmres_restart,  # noqa: F401
+                      krylov_settings, resolve_method)
+from .states import GivenState
+from .validate import POSITIVITY_CHECK_MAX_N
 
 
 @dataclass
@@ -209,80 +211,7 @@ class UnconvergedError(PjcsyncError):
         self.rho, self.info, self.relative_residual = rho, info, relative_residual
 
 
-METHODS = ("direct", "krylov", "sylvester", "rate", "rate*")
-AUTO_DIRECT_MAX_N2 = 4096      # auto: MUMPS up to this many entries of rho (N = 64), krylov above
-FLEXIBLE_KSPS = ("fgmres", "fbcgs", "fbcgsr", "gcr", "fcg", "pipefgmres", "pipegcr")
 HISTORY_SHOWN = 6              # residuals quoted from each end of a failed solve's history
-
-
-def auto_method(model: Model, solver_cfg: dict) -> str:
-    """The method ``[solver] method = "auto"`` picks for this problem.
-
-    ``direct`` (MUMPS) while ``N^2 <= AUTO_DIRECT_MAX_N2``: below that size the factorization is
-    instantaneous and its fill harmless; above it the fill of these Liouvillians grows
-    quickly (docs/performance.md) while the Krylov solve with the Sylvester preconditioner
-    costs ``O(N^3)`` dense flops per iteration, so ``krylov``."""
-    return "direct" if model.N ** 2 <= AUTO_DIRECT_MAX_N2 else "krylov"
-
-
-def resolve_method(model: Model, solver_cfg: dict) -> str:
-    """``[solver] method``, with ``"auto"`` replaced by :func:`auto_method`'s choice."""
-    method = solver_cfg.get("method", "auto")
-    return auto_method(model, solver_cfg) if method == "auto" else method
-
-
-AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
-AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
-AUTO_KSP_SMALL = "fbcgs"       # auto below AUTO_SINGLE_MIN_N too (with a double-precision L0^-1):
-                               # GMRES is up to 1.3x faster off resonance but needs 3-10x the
-                               # iterations at hard points (Fig. 11, M = 1, n_c = 80: 1651 against
-                               # 410) and fails there with the default iteration limit
-
-
-def krylov_settings(model: Model, solver_cfg: dict, options_prefix: str = "") -> dict:
-    """The Krylov method and the precision of L0^-1 for ``method = "krylov"``, with the reason.
-
-    Order of precedence for the KSP: the ``-ksp_type`` option, ``[solver] ksp_type``, then the
-    automatic choice: flexible BiCGStab, with a single-precision inverse from
-    ``N = AUTO_SINGLE_MIN_N`` on and a double-precision one below (measured in
-    docs/performance.md, "KSP study": BiCGStab needs no orthogonalization or Krylov basis, is
-    fastest or within 1.3x of the fastest on every case measured, while GMRES needs several
-    times the iterations at resonant points; the single-precision factors halve the cost of
-    the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
-    single only for a flexible KSP (a single-precision L0^-1 is not exactly linear)."""
-    opts = PETSc.Options(options_prefix)
-    configured = solver_cfg.get("ksp_type", "auto")
-    precision = solver_cfg.get("preconditioner_precision", "auto")
-    if opts.hasName("ksp_type"):
-        ksp, why = opts.getString("ksp_type"), "-ksp_type"
-    elif configured != "auto":
-        ksp, why = configured, "[solver] ksp_type"
-    elif model.N >= AUTO_SINGLE_MIN_N:
-        ksp, why = AUTO_KSP, f"auto (N >= {AUTO_SINGLE_MIN_N})"
-    elif precision == "single":
-        ksp, why = "fgmres", "auto (single-precision L0^-1 configured)"
-    else:
-        ksp, why = AUTO_KSP_SMALL, f"auto (N < {AUTO_SINGLE_MIN_N})"
-    if precision == "auto":
-        precision = "single" if (ksp in FLEXIBLE_KSPS and model.N >= AUTO_SINGLE_MIN_N) else "double"
-        pwhy = "auto"
-    else:
-        pwhy = "configured"
-    return {"ksp_type": ksp, "precision": precision,
-            "reason": f"{ksp} ({why}), {precision}-precision L0^-1 ({pwhy})"}
-
-
-def auto_operator(model: Model, solver_cfg: dict, method: str) -> tuple[str, str]:
-    """``(operator, reason)`` for ``[solver] operator``: ``"auto"`` is matrix-free for the
-    iterative methods (measured: an application costs about as much as the assembled mat-vec,
-    while assembling L takes seconds and ~3 nnz(L) x 20 bytes; docs/performance.md) and
-    assembled for ``direct``, which factors the matrix."""
-    op = solver_cfg.get("operator", "auto")
-    if method == "direct":
-        return "assembled", "direct factors the assembled L"
-    if op == "auto":
-        return "matrix-free", "auto: iterative method"
-    return op, "configured"
 
 
 # --- vectors ----------------------------------------------------------------------------------
@@ -306,11 +235,15 @@ def initial_rows(model: Model, solver_cfg: dict, layout: RowLayout, initial=None
     """This rank's rows of the starting density matrix (unit trace) and where it came from.
 
     ``initial``: a PETSc Vec distributed like rho, or a numpy array (the full N x N rho, or this
-    rank's rows) -- a warm start.  Otherwise ``[solver] initial_guess``: ``"identity"`` (I/N),
-    ``"ground"`` (|0, down...down><...|), ``"rate"`` (the (R)* series, :mod:`pjcsync.rate`) or the
-    path of a results file holding ``rho`` (:func:`pjcsync.results.load`)."""
+    rank's rows) -- a warm start -- or a :class:`~pjcsync.states.GivenState` naming its source
+    (the results file of ``[solver] initial_guess``, read by the caller:
+    :func:`pjcsync.results.initial_guess`).  Otherwise ``[solver] initial_guess``:
+    ``"identity"`` (I/N), ``"ground"`` (|0, down...down><...|) or ``"rate"`` (the (R)* series,
+    :mod:`pjcsync.rate`)."""
     N = layout.N
     source = "argument"
+    if isinstance(initial, GivenState):
+        initial, source = initial.rho, initial.source
     if initial is not None:
         if isinstance(initial, PETSc.Vec):
             rows = initial.getArray(readonly=True).copy()
@@ -338,35 +271,13 @@ def initial_rows(model: Model, solver_cfg: dict, layout: RowLayout, initial=None
             vec, _ = solve_rate(model, solver_cfg, layout, star=True, allow_diverged=True)
             rows = vec.getArray(readonly=True).copy().reshape(layout.rows, N)
         else:
-            rows = _rows_from_file(guess, layout)
+            raise InputError(f"[solver] initial_guess = {guess!r}: a results file is read by the caller "
+                             f"(pjcsync steady, sweep, evolve; pjcsync.steadystate): pass its rho as "
+                             f"the initial state")
     tr = _trace(rows, layout)
     if not np.isfinite(tr) or abs(tr) < 1e-300:
         raise InputError(f"initial guess ({source}) has trace {tr}: not a density matrix")
     return rows / tr, source
-
-
-def _rows_from_file(path: str, layout: RowLayout) -> np.ndarray:
-    import os
-    if not os.path.isfile(path):
-        raise InputError(f"[solver] initial_guess = {path!r}: not 'identity', 'ground', 'rate' "
-                         f"or an existing results file")
-    try:
-        from .results import load
-    except ImportError:
-        raise InputError("[solver] initial_guess from a results file needs pjcsync.results, "
-                         "which this installation lacks") from None
-    try:
-        data = load(path)
-    except Exception as exc:  # a foreign or damaged file
-        raise InputError(f"[solver] initial_guess: cannot read {path!r}: {exc}") from None
-    rho = data.get("rho") if isinstance(data, dict) else None
-    if rho is None:
-        raise InputError(f"[solver] initial_guess: {path!r} holds no density matrix 'rho'")
-    rho = np.asarray(rho)
-    if rho.shape != (layout.N, layout.N):
-        raise InputError(f"[solver] initial_guess: {path!r} holds a {rho.shape} rho, this problem "
-                         f"needs {layout.N} x {layout.N}")
-    return np.array(rho[layout.i0:layout.i1], dtype=DTYPE)
 
 
 # --- krylov -------------------------------------------------------------------------------------
@@ -407,7 +318,6 @@ def _thin(hist: list[float], n: int = 50) -> list[float]:
 
 
 def _gmres_restart(layout: RowLayout, vectors_per_step: int = 1) -> int:
-    from .memory import gmres_restart
     from .parallel import available_memory_bytes, ranks_on_this_node
     avail = layout.comm.allreduce(available_memory_bytes(), op=MPI.MIN) / max(ranks_on_this_node(layout.comm), 1)
     return gmres_restart(layout.global_size, layout.comm.Get_size(), avail, vectors_per_step)

@@ -260,10 +260,13 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
     solved with the coarse start of :func:`pjcsync.truncation.coarse_started_steady_state`.
     The returned state's ``model`` and ``layout`` are those of the final solve.
     ``checkpoint``: see :func:`pjcsync.steady.steady_state` (fixed n_c; the coarse solves write
-    none)."""
+    none).  Without ``initial``, a results file named by ``[solver] initial_guess`` is read here
+    (:func:`pjcsync.results.initial_guess`); with ``levels = "auto"`` its rho may have any n_c."""
     from .truncation import adaptive_steady_state, coarse_started_steady_state
     from .observables import EDGE_WARNING, basic_observables, entanglement_observables
     auto_levels = cfg["cavity"]["levels"] == "auto"
+    if initial is None and cfg["floquet"]["harmonics"] == 0:
+        initial, initial_model = _configured_guess(model, cfg["solver"], layout, auto_levels)
     if cfg["floquet"]["harmonics"] > 0:
         if auto_levels:
             raise InputError("[cavity] levels = 'auto' is not available for the periodic steady state "
@@ -289,6 +292,25 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
         warnings.append(f"population {obs['edge_population']:.2e} in the top {obs['edge_levels']} cavity "
                         f"levels: the cavity is truncated too early, increase [cavity] levels")
     return state, obs, warnings
+
+
+def _configured_guess(model, solver_cfg: dict, layout: RowLayout, auto_levels: bool):
+    """``(initial, initial_model)`` for :func:`solve_point` from ``[solver] initial_guess``:
+    ``(None, None)`` for the named guesses; a results file's rho as a
+    :class:`~pjcsync.states.GivenState` (fixed n_c), or with ``levels = "auto"`` as this rank's
+    rows of the model with the file's n_c."""
+    from .results import initial_guess
+    given = initial_guess(solver_cfg, None if auto_levels else model.N)
+    if given is None or not auto_levels:
+        return given, None
+    n = given.rho.shape[0]
+    if given.rho.shape != (n, n) or n % 2 ** model.M:
+        raise InputError(f"[solver] initial_guess: {given.source!r} holds a {given.rho.shape} rho, not "
+                         f"n_c x 2^{model.M} square for {model.M} qubits")
+    from .truncation import with_levels
+    initial_model = with_levels(model, n // 2 ** model.M)
+    lay = RowLayout.create(n, comm=layout.comm)
+    return np.array(given.rho[lay.i0:lay.i1]), initial_model
 
 
 # --- the sweep ------------------------------------------------------------------------------------
@@ -387,8 +409,9 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
         try:
             cold_its = None
             if initial is not None and cfg["sweep"]["cold_reference"] and not auto_levels:
+                from .results import initial_guess
                 from .steady import steady_state
-                ref = steady_state(model, pcfg["solver"], layout)
+                ref = steady_state(model, pcfg["solver"], layout, initial=initial_guess(pcfg["solver"], model.N))
                 cold_its = ref.solver.get("iterations")
                 ref.rho.destroy()
             state, obs, warnings = solve_point(model, pcfg, layout, initial, initial_model, force=force)

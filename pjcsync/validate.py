@@ -11,7 +11,8 @@ import numpy as np
 from .parallel import InputError
 
 DEFAULT_TOLERANCE = 1e-8
-EIGEN_CHECK_MAX_N = 6000     # positivity is checked by a dense eigen-decomposition up to this N
+POSITIVITY_CHECK_MAX_N = 6000   # positivity is checked by a dense eigen-decomposition up to this N
+                                # (a distributed rho is gathered on rank 0 for it)
 
 
 def check_density_matrix(rho, what: str = "rho", tolerance: float = DEFAULT_TOLERANCE,
@@ -50,7 +51,7 @@ def check_density_matrix(rho, what: str = "rho", tolerance: float = DEFAULT_TOLE
         arr = arr / tr
     elif abs(tr - 1) > tolerance:
         raise InputError(f"{what} has trace {tr:.10g}, not 1")
-    if arr.shape[0] <= EIGEN_CHECK_MAX_N:
+    if arr.shape[0] <= POSITIVITY_CHECK_MAX_N:
         low = float(np.linalg.eigvalsh(arr).min())
         if low < -tolerance:
             raise InputError(f"{what} is not positive (smallest eigenvalue {low:.2e})")

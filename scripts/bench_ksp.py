@@ -12,7 +12,7 @@ Reported: iterations, operator applications (about the number of L0^-1 applicati
 solve's seconds and peak memory.  A non-flexible KSP is run in double only (a single-precision
 L0^-1 is not exactly linear; pjcsync refuses that combination).  The table is written to
 docs/performance.md between the ``ksp:start``/``ksp:end`` markers; the fastest configuration per
-case is marked.  The default of ``method = "auto"`` (pjcsync.steady.auto_krylov) rests on it.
+case is marked.  The default of ``method = "auto"`` (pjcsync.choices.krylov_settings) rests on it.
 """
 from __future__ import annotations
 

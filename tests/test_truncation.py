@@ -135,7 +135,7 @@ def test_krylov_settings():
     petsc4py.init([])
     from petsc4py import PETSc
     from pjcsync.model import Model
-    from pjcsync.steady import AUTO_SINGLE_MIN_N, FLEXIBLE_KSPS, krylov_settings
+    from pjcsync.choices import AUTO_SINGLE_MIN_N, FLEXIBLE_KSPS, krylov_settings
     big = Model(levels=AUTO_SINGLE_MIN_N // 4, gamma=0.2, detunings=(1.0, 2.0), couplings=(1.0, 1.0),
                 gamma_s=(0.2, 0.2), amplitude=0.77, drive_detuning=0.0)
     small = Model(levels=8, gamma=0.2, detunings=(1.0,), couplings=(1.0,), gamma_s=(0.2,), amplitude=0.7,
