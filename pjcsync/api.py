@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .lindblad import Lindbladian, _is_qobj, as_problem, operator_matrix
+from .lindblad import Lindbladian, as_problem, operator_matrix
 from .options import SolverOptions
 from .parallel import InputError, RowLayout, allreduce_sum
 
@@ -28,22 +28,6 @@ def _comm(comm):
         from mpi4py import MPI
         comm = MPI.COMM_WORLD
     return comm
-
-
-def _initial_array(initial, N: int):
-    """A warm start as something :func:`pjcsync.steady.initial_rows` takes."""
-    if initial is None:
-        return None
-    if _is_qobj(initial):
-        if initial.isket:
-            v = initial.full().ravel()
-            return np.outer(v, v.conj())
-        return initial.full()
-    if sp.issparse(initial):
-        return initial.toarray()
-    if hasattr(initial, "rho") and hasattr(initial, "layout"):     # a previous result
-        return initial.rho
-    return initial
 
 
 class SteadyStateResult:
@@ -263,17 +247,18 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     if opts.initial_guess == "rate" and isinstance(problem, Lindbladian):
         raise InputError("initial_guess = 'rate' is the Tavis-Cummings rate series: it needs a "
                          "pjcsync.TavisCummings model")
-    if getattr(problem, "auto_levels", None) is not None:      # levels = "auto": n_c chosen here
+    auto_levels = getattr(problem, "auto_levels", None) is not None
+    if initial is None:         # a results file named by initial_guess (of any n_c with levels = "auto")
+        from .results import initial_guess
+        initial = initial_guess(opts.to_dict(), None if auto_levels else problem.N)
+    if auto_levels:             # levels = "auto": n_c chosen here
         from .truncation import adaptive_steady_state
         rows, start = _auto_initial(initial, problem, _comm(comm))
         state = adaptive_steady_state(problem, opts.to_dict(), problem.auto_levels.to_cavity(), _comm(comm),
                                       initial=rows, initial_model=start)
         return SteadyStateResult(state, state.model)
     layout = RowLayout.create(problem.N, _comm(comm))
-    x0 = _initial_array(initial, problem.N)
-    if x0 is None:              # a results file named by initial_guess
-        from .results import initial_guess
-        x0 = initial_guess(opts.to_dict(), problem.N)
+    x0 = initial
     if isinstance(problem, Lindbladian):
         state = steady_state(problem, opts.to_dict(), layout, initial=x0)
     else:       # the Tavis-Cummings model: as pjcsync steady (coarse start of the iterative methods)
@@ -291,44 +276,19 @@ def _auto_initial(initial, model, comm):
     if initial is None:
         return None, None
     from .model import Model
-    from .truncation import with_levels
+    from .truncation import levels_start
     if isinstance(initial, SteadyStateResult):
         if not isinstance(initial.problem, Model) or initial.problem.M != model.M:
             raise InputError(f"initial: a result of a Tavis-Cummings model with {model.M} qubit(s) is needed "
                              f"for a levels = 'auto' warm start")
         return np.array(initial.rows()), initial.problem
-    full = _initial_array(initial, None)
-    full = np.asarray(full, dtype=complex)
-    if full.ndim == 1:
-        full = np.outer(full, full.conj())
-    q = 2 ** model.M
-    if full.ndim != 2 or full.shape[0] != full.shape[1] or full.shape[0] % q or full.shape[0] < 2 * q:
-        raise InputError(f"initial: a density matrix of dimension n_c 2^M (M = {model.M}) is needed for a "
-                         f"levels = 'auto' warm start, got shape {full.shape}")
-    start = with_levels(model, full.shape[0] // q)
-    lay = RowLayout.create(start.N, comm)
-    return full[lay.i0:lay.i1].copy(), start
+    from .states import GivenState, full_matrix
+    if isinstance(initial, GivenState):
+        return levels_start(initial.rho, model, comm, f"initial_guess {initial.source!r}")
+    return levels_start(full_matrix(initial, "initial"), model, comm)
 
 
 # --- time evolution ---------------------------------------------------------------------------
-
-def _state_rows(rho0, N: int, layout: RowLayout) -> np.ndarray:
-    """This rank's rows of a Hermitian, unit-trace rho from a density matrix or ket."""
-    from .lindblad import operator_matrix
-    if _is_qobj(rho0) and rho0.isket:
-        v = rho0.full().ravel()
-        rho = np.outer(v, v.conj())
-    elif not _is_qobj(rho0) and not sp.issparse(rho0) and np.ndim(rho0) == 1:
-        v = np.asarray(rho0, dtype=complex)
-        rho = np.outer(v, v.conj())
-    else:
-        rho = operator_matrix(rho0, "rho0")[0].toarray()
-    if rho.shape != (N, N):
-        raise InputError(f"rho0 is {rho.shape[0]} x {rho.shape[1]} but H is {N} x {N}")
-    from .validate import check_density_matrix
-    rho = check_density_matrix(rho, "rho0")
-    return np.ascontiguousarray(rho[layout.i0:layout.i1])
-
 
 class EvolutionResult:
     """The result of :func:`mesolve`: ``times``, ``expect`` (one array per ``e_ops`` entry, as
@@ -404,7 +364,8 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
             raise InputError(f"e_ops[{k}] is {m.shape[0]} x {m.shape[0]} but H is {problem.N} x {problem.N}")
     store = (not e_list) if store_states is None else bool(store_states)
     layout = RowLayout.create(problem.N, _comm(comm))
-    rows = _state_rows(rho0, problem.N, layout)
+    from .states import initial_rows
+    rows = initial_rows(rho0, problem, layout, what="rho0", trace="check")[0]
     gen = Generator(problem, layout, "rotating")
     # expectation values as linear functionals Tr(O rho) = vec(O^T) . vec(rho)
     W = sp.vstack([sp.csr_matrix(m.T)[layout.i0:layout.i1].reshape(1, layout.local_size) for m in mats]

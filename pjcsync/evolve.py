@@ -46,6 +46,7 @@ from petsc4py import PETSc
 from .config import ConfigError
 from .model import DTYPE, Model, sigmam, sigmaz
 from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, transpose_rows
+from . import states
 from . import superoperator as so
 
 CHECKPOINT_VERSION = 1
@@ -310,40 +311,18 @@ class Plan:
         return cls(t_end=t_end, output_times=times, period=period)
 
 
-def ground_rows(model: Model, layout: RowLayout) -> np.ndarray:
-    """|n = 0, down, ..., down><...|: this rank's rows."""
-    rows = np.zeros((layout.rows, layout.N), dtype=DTYPE)
-    g = model.ground_state_index()
-    if layout.i0 <= g < layout.i1:
-        rows[g - layout.i0, g] = 1.0
-    return rows
-
-
 def initial_rows(model: Model, layout: RowLayout, initial: str, solver_cfg: dict | None = None,
                  guess=None) -> np.ndarray:
-    """``initial``: "ground", "steady" (the RWA steady state, started from ``guess``: see
-    :func:`pjcsync.steady.steady_state`) or an ``.npy`` file holding rho (N x N)."""
-    if initial == "ground":
-        return ground_rows(model, layout)
+    """This rank's rows of ``[evolve] initial``: "ground", "steady" (the RWA steady state,
+    started from ``guess``: see :func:`pjcsync.steady.steady_state`) or an ``.npy`` file holding
+    rho (N x N), taken as given (:func:`pjcsync.states.initial_rows`)."""
     if initial == "steady":
         from .steady import steady_state
         st = steady_state(model, solver_cfg or {"method": "auto"}, layout, initial=guess)
         return st.rows().copy()
-    if initial.endswith(".npy"):
-        if not os.path.isfile(initial):
-            raise InputError(f"[evolve] initial: file {initial!r} not found")
-        try:
-            arr = np.load(initial, mmap_mode="r")
-        except (OSError, ValueError, EOFError) as exc:
-            raise InputError(f"[evolve] initial: {initial!r} is not a readable .npy array: "
-                             f"{_one_line(exc)}") from None
-        if arr.dtype.kind not in "biufc":
-            raise InputError(f"[evolve] initial: {initial!r} holds {arr.dtype} values, need numbers "
-                             f"(complex rho)")
-        if arr.shape != (model.N, model.N):
-            raise InputError(f"[evolve] initial: {initial!r} holds a {arr.shape} array, need ({model.N}, {model.N})")
-        return np.array(arr[layout.i0:layout.i1], dtype=DTYPE)
-    raise InputError(f"[evolve] initial must be 'ground', 'steady' or an .npy file, got {initial!r}")
+    if initial != "ground" and not initial.endswith(".npy"):
+        raise InputError(f"[evolve] initial must be 'ground', 'steady' or an .npy file, got {initial!r}")
+    return states.initial_rows(initial, model, layout, what="[evolve] initial")[0]
 
 
 def dormand_prince(gen: Generator, u: PETSc.Vec, rtol: float, atol: float, t0: float, dt: float,
@@ -368,10 +347,6 @@ def dormand_prince(gen: Generator, u: PETSc.Vec, rtol: float, atol: float, t0: f
         J = gen.jacobian_matrix()
         ts.setRHSJacobian(lambda ts_, t, x, A, P: gen.fill_jacobian(t, A), J, J)
     return ts
-
-
-def _one_line(exc) -> str:
-    return " ".join(str(exc).split())
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from .parallel import (InputError, PjcsyncError, RowLayout, allreduce_sum, gathe
 from . import superoperator as so
 from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator, gmres_restart,  # noqa: F401
                       krylov_settings, resolve_method)
+from . import states
 from .states import GivenState
 from .validate import POSITIVITY_CHECK_MAX_N
 
@@ -234,50 +235,25 @@ def _frob(rows: np.ndarray, layout: RowLayout) -> float:
 def initial_rows(model: Model, solver_cfg: dict, layout: RowLayout, initial=None) -> tuple[np.ndarray, str]:
     """This rank's rows of the starting density matrix (unit trace) and where it came from.
 
-    ``initial``: a PETSc Vec distributed like rho, or a numpy array (the full N x N rho, or this
-    rank's rows) -- a warm start -- or a :class:`~pjcsync.states.GivenState` naming its source
-    (the results file of ``[solver] initial_guess``, read by the caller:
-    :func:`pjcsync.results.initial_guess`).  Otherwise ``[solver] initial_guess``:
-    ``"identity"`` (I/N), ``"ground"`` (|0, down...down><...|) or ``"rate"`` (the (R)* series,
-    :mod:`pjcsync.rate`)."""
-    N = layout.N
-    source = "argument"
-    if isinstance(initial, GivenState):
-        initial, source = initial.rho, initial.source
-    if initial is not None:
-        if isinstance(initial, PETSc.Vec):
-            rows = initial.getArray(readonly=True).copy()
-        else:
-            rows = np.asarray(initial, dtype=DTYPE)
-            if rows.shape == (N, N):
-                rows = rows[layout.i0:layout.i1]
-        if rows.size != layout.local_size:
-            raise InputError(f"initial guess has {rows.size} local entries, expected {layout.local_size} "
-                             f"(rows {layout.i0}..{layout.i1} of a {N} x {N} density matrix)")
-        rows = np.array(rows, dtype=DTYPE).reshape(layout.rows, N)
-    else:
+    ``initial``: a warm start, any data :func:`pjcsync.states.initial_rows` takes (a PETSc Vec
+    distributed like rho, the full N x N rho or this rank's rows, a
+    :class:`~pjcsync.states.GivenState` naming its source, such as the results file of
+    ``[solver] initial_guess`` read by the caller: :func:`pjcsync.results.initial_guess`).
+    Otherwise ``[solver] initial_guess``: ``"identity"`` (I/N), ``"ground"``
+    (|0, down...down><...|) or ``"rate"`` (the (R)* series, :mod:`pjcsync.rate`)."""
+    if initial is None:
         guess = solver_cfg.get("initial_guess", "identity")
-        source = guess
-        rows = np.zeros((layout.rows, N), dtype=DTYPE)
-        if guess == "identity":
-            i = np.arange(layout.i0, layout.i1)
-            rows[i - layout.i0, i] = 1.0 / N
-        elif guess == "ground":
-            g = model.ground_state_index()
-            if layout.i0 <= g < layout.i1:
-                rows[g - layout.i0, g] = 1.0
-        elif guess == "rate":
+        if guess == "rate":
             from .rate import solve_rate
             vec, _ = solve_rate(model, solver_cfg, layout, star=True, allow_diverged=True)
-            rows = vec.getArray(readonly=True).copy().reshape(layout.rows, N)
+            initial = GivenState(vec, source="rate")
+        elif guess in states.BUILT:
+            initial = guess
         else:
             raise InputError(f"[solver] initial_guess = {guess!r}: a results file is read by the caller "
                              f"(pjcsync steady, sweep, evolve; pjcsync.steadystate): pass its rho as "
                              f"the initial state")
-    tr = _trace(rows, layout)
-    if not np.isfinite(tr) or abs(tr) < 1e-300:
-        raise InputError(f"initial guess ({source}) has trace {tr}: not a density matrix")
-    return rows / tr, source
+    return states.initial_rows(initial, model, layout, what="initial guess", trace="normalize")
 
 
 # --- krylov -------------------------------------------------------------------------------------

@@ -303,14 +303,8 @@ def _configured_guess(model, solver_cfg: dict, layout: RowLayout, auto_levels: b
     given = initial_guess(solver_cfg, None if auto_levels else model.N)
     if given is None or not auto_levels:
         return given, None
-    n = given.rho.shape[0]
-    if given.rho.shape != (n, n) or n % 2 ** model.M:
-        raise InputError(f"[solver] initial_guess: {given.source!r} holds a {given.rho.shape} rho, not "
-                         f"n_c x 2^{model.M} square for {model.M} qubits")
-    from .truncation import with_levels
-    initial_model = with_levels(model, n // 2 ** model.M)
-    lay = RowLayout.create(n, comm=layout.comm)
-    return np.array(given.rho[lay.i0:lay.i1]), initial_model
+    from .truncation import levels_start
+    return levels_start(given.rho, model, layout.comm, f"[solver] initial_guess {given.source!r}")
 
 
 # --- the sweep ------------------------------------------------------------------------------------

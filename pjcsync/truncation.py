@@ -53,6 +53,21 @@ def with_levels(model: Model, levels: int) -> Model:
     return dataclasses.replace(model, levels=int(levels), auto_levels=None)
 
 
+def levels_start(rho: np.ndarray, model: Model, comm, what: str = "initial") -> tuple[np.ndarray, Model]:
+    """A warm start of :func:`adaptive_steady_state` from a whole density matrix of any number
+    of levels: ``(this rank's rows, the model with its n_c)``, rows laid out by
+    :meth:`RowLayout.create` on ``comm``.  ``rho`` must be square of dimension ``n_c 2^M``
+    (``n_c >= 2``); else :class:`~pjcsync.parallel.InputError` naming ``what``."""
+    rho = np.asarray(rho)
+    q = 2 ** model.M
+    if rho.ndim != 2 or rho.shape[0] != rho.shape[1] or rho.shape[0] % q or rho.shape[0] < 2 * q:
+        raise InputError(f"{what}: a density matrix of dimension n_c 2^M (M = {model.M}) is needed for a "
+                         f"levels = 'auto' warm start, got shape {rho.shape}")
+    start = with_levels(model, rho.shape[0] // q)
+    lay = RowLayout.create(start.N, comm)
+    return np.array(rho[lay.i0:lay.i1], dtype=DTYPE), start
+
+
 def embed_rows(rows: np.ndarray, old: Model, old_layout: RowLayout, new: Model,
                new_layout: RowLayout) -> np.ndarray:
     """This rank's rows (new layout) of ``rho`` moved from ``old.levels`` to ``new.levels``.
