@@ -45,7 +45,7 @@ from .model import DTYPE, Model
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, transpose_rows
 from .choices import floquet_method
 from .steady import SteadyState, lu_solve
-from .validate import POSITIVITY_CHECK_MAX_N
+from .validate import DEFAULT_TOLERANCE, density_matrix_checks
 from . import superoperator as so
 from .evolve import commutator_rows, counter_rotating_operator
 
@@ -301,25 +301,14 @@ def periodic_steady_state(model: Model, cfg: dict, layout: RowLayout | None = No
     norms = [float(np.sqrt(allreduce_sum(np.sum(np.abs(harm[k]) ** 2), layout.comm))) for k in range(0, K + 1)]
     sym = max(float(np.sqrt(allreduce_sum(np.sum(np.abs(harm[-k] - transpose_rows(harm[k], layout).conj()) ** 2),
                                           layout.comm))) for k in range(0, K + 1))
-    rho0 = harm[0]
-    herm = float(np.sqrt(allreduce_sum(np.sum(np.abs(rho0 - transpose_rows(rho0, layout).conj()) ** 2),
-                                       layout.comm))) / norms[0]
-    rho0 = 0.5 * (rho0 + transpose_rows(rho0, layout).conj())
-    min_eig = None
-    if layout.N <= POSITIVITY_CHECK_MAX_N:
-        full = layout.comm.gather(rho0, root=0)
-        if layout.comm.Get_rank() == 0:
-            min_eig = float(np.linalg.eigvalsh(np.concatenate(full, axis=0)).min())
-        min_eig = layout.comm.bcast(min_eig, root=0)
-    tol = solver_cfg.get("check_tolerance", 1e-8)
-    checks = {"trace_before_normalization": [tr.real, tr.imag], "hermiticity": herm,
-              "harmonic_symmetry": sym, "min_eigenvalue": min_eig, "positivity_checked": min_eig is not None,
-              "relative_residual": float(relative)}
-    problems = []
-    if herm > tol or sym > tol * max(1.0, norms[0]):
-        problems.append(f"harmonics violate rho_-k = rho_k^+ ({max(herm, sym):.2e})")
-    if min_eig is not None and min_eig < -tol:
-        problems.append(f"the period average is not positive (smallest eigenvalue {min_eig:.2e})")
+    rho0 = np.array(harm[0])
+    tol = solver_cfg.get("check_tolerance", DEFAULT_TOLERANCE)
+    checks, problems = density_matrix_checks(rho0, layout, tol, what="the period average", normalize=False,
+                                             unit_trace=False)
+    checks.update(trace_before_normalization=[tr.real, tr.imag], harmonic_symmetry=sym,
+                  relative_residual=float(relative))
+    if sym > tol * max(1.0, norms[0]):
+        problems.append(f"harmonics violate rho_-k = rho_k^+ ({sym:.2e})")
     if not relative <= max(rtol, 1e-12) * 100:
         problems.append(f"block residual {relative:.2e} misses rtol = {rtol:.1e}")
     if problems:

@@ -66,7 +66,7 @@ def initial_rows(state, model, layout, *, what: str = "initial state",
     trace : {None, "normalize", "check"}
         None: the state as given; ``"normalize"``: divided by its trace (which must be finite and
         nonzero); ``"check"``: it must be a density matrix
-        (:func:`pjcsync.validate.check_density_matrix`: finite, unit trace, Hermitian,
+        (:func:`pjcsync.validate.density_matrix_checks`: finite, unit trace, Hermitian,
         positive), and its Hermitian part is returned.
 
     Returns
@@ -107,9 +107,10 @@ def initial_rows(state, model, layout, *, what: str = "initial state",
             state, source = state.rho, state.source
         rows = _data_rows(state, layout, what)
     if trace == "check":
-        from .validate import check_density_matrix
-        full = np.concatenate(layout.comm.allgather(rows), axis=0)
-        rows = np.array(check_density_matrix(full, what)[layout.i0:layout.i1])
+        from .validate import density_matrix_checks
+        _, problems = density_matrix_checks(rows, layout, what=what, normalize=False)
+        if problems:
+            raise InputError("; ".join(problems))
     elif trace == "normalize":
         from .parallel import allreduce_sum
         i = np.arange(layout.i0, layout.i1)

@@ -46,14 +46,13 @@ from petsc4py import PETSc
 
 from .model import DTYPE, Model
 
-from .parallel import (InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory,
-                       transpose_rows)
+from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory
 from . import superoperator as so
 from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator, gmres_restart,  # noqa: F401
                       krylov_settings, resolve_method)
 from . import states
 from .states import GivenState
-from .validate import POSITIVITY_CHECK_MAX_N
+from .validate import DEFAULT_TOLERANCE, density_matrix_checks
 
 
 @dataclass
@@ -148,50 +147,26 @@ def lu_solve(A: PETSc.Mat, b: PETSc.Vec, comm, options_prefix: str = "",
 def check_state(model: Model, layout: RowLayout, rho: PETSc.Vec, L: PETSc.Mat, rtol: float,
                 tolerance: float, trace_constrained: bool = True, norm_L: float | None = None,
                 require_residual: bool = True) -> dict:
-    """Trace, hermiticity, positivity and residual of a computed steady state.
+    """Trace, hermiticity, positivity (:func:`pjcsync.validate.density_matrix_checks`) and
+    residual of a computed steady state.
 
-    Normalizes rho to unit trace in place.  For methods that impose ``Tr rho = 1`` in their
-    equations (``trace_constrained``) a trace off by more than ``tolerance`` is an error.
-    ``norm_L`` replaces ``||L||_inf`` for operators that cannot compute it (matrix-free: a bound);
-    ``require_residual=False`` reports the residual without rejecting (approximate series)."""
-    N = layout.N
-    rows = rho.getArray().reshape(layout.rows, N)
-    i = np.arange(layout.i0, layout.i1)
-    trace = complex(allreduce_sum(rows[i - layout.i0, i].sum(), layout.comm))
-    if not np.isfinite(trace) or abs(trace) < 1e-300:
-        raise PjcsyncError(f"solution has trace {trace}: the solver produced no density matrix",
-                           collective=True)
-    rows /= trace
-    herm_local = np.abs(rows - transpose_rows(rows, layout).conj()) ** 2
-    norm_local = np.abs(rows) ** 2
-    herm, norm2 = allreduce_sum(np.array([herm_local.sum(), norm_local.sum()]), layout.comm)
-    hermiticity = float(np.sqrt(herm / norm2))
-    # hermitize: removes round-off anti-Hermitian parts before observables
-    rows[:] = 0.5 * (rows + transpose_rows(rows, layout).conj())
+    Normalizes rho to unit trace and hermitizes it in place.  For methods that impose
+    ``Tr rho = 1`` in their equations (``trace_constrained``) a trace off by more than
+    ``tolerance`` is an error.  ``norm_L`` replaces ``||L||_inf`` for operators that cannot
+    compute it (matrix-free: a bound); ``require_residual=False`` reports the residual without
+    rejecting (approximate series)."""
+    rows = rho.getArray().reshape(layout.rows, layout.N)
+    checks, problems = density_matrix_checks(rows, layout, tolerance, what="rho",
+                                             unit_trace=trace_constrained)
+    if checks["hermiticity"] is None:           # not finite, or no trace: nothing else to check
+        raise PjcsyncError(f"the solver produced no density matrix: {problems[0]}", collective=True)
     r = L.createVecLeft()
     L.mult(rho, r)
     residual = r.norm()
     if norm_L is None:
         norm_L = L.norm(PETSc.NormType.NORM_INFINITY)
     relative = residual / (norm_L * rho.norm())
-    min_eig = None
-    if N <= POSITIVITY_CHECK_MAX_N:
-        full = layout.comm.gather(rows.copy(), root=0)
-        if layout.comm.Get_rank() == 0:
-            min_eig = float(np.linalg.eigvalsh(np.concatenate(full, axis=0)).min())
-        min_eig = layout.comm.bcast(min_eig, root=0)
-    checks = {"trace_before_normalization": [trace.real, trace.imag],
-              "hermiticity": hermiticity, "min_eigenvalue": min_eig,
-              "positivity_checked": min_eig is not None,
-              "residual": float(residual), "relative_residual": float(relative),
-              "norm_L_inf": float(norm_L)}
-    problems = []
-    if trace_constrained and abs(trace - 1) > tolerance:
-        problems.append(f"trace {trace.real:.6g}{trace.imag:+.2g}i is not 1")
-    if hermiticity > tolerance:
-        problems.append(f"rho is not Hermitian (||rho - rho^+|| / ||rho|| = {hermiticity:.2e})")
-    if min_eig is not None and min_eig < -tolerance:
-        problems.append(f"rho is not positive (smallest eigenvalue {min_eig:.2e})")
+    checks.update(residual=float(residual), relative_residual=float(relative), norm_L_inf=float(norm_L))
     if require_residual and not relative <= rtol:
         problems.append(f"residual ||L rho|| = {residual:.3e} (relative {relative:.2e}) misses rtol = {rtol:.1e}")
     if problems:
@@ -671,7 +646,7 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
     if method not in METHODS:
         raise InputError(f"[solver] method = {method!r} is not available (have: {', '.join(METHODS)})")
     rtol = solver_cfg.get("rtol", 1e-10)
-    tol = solver_cfg.get("check_tolerance", 1e-8)
+    tol = solver_cfg.get("check_tolerance", DEFAULT_TOLERANCE)
     max_it = solver_cfg.get("max_iterations", 1000)
     H, c_ops = model.hamiltonian(), model.collapse_operators()
     operator, op_reason = auto_operator(model, solver_cfg, method)
