@@ -160,16 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- commands ---------------------------------------------------------------------------------
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            if unit == "B":
-                return f"{int(n)} B"
-            return f"{n:.1f} {unit}" if abs(n) < 1e5 else f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
 def cmd_info(args, cfg) -> dict:
     from .model import Model
     from .memory import estimate, check_fits
@@ -179,14 +169,8 @@ def cmd_info(args, cfg) -> dict:
     if args.json:
         _emit_json(out)
     else:
-        _emit(f"Hilbert dimension N = {model.N} (n_c = {model.levels}, M = {model.M} qubits)\n"
-              f"density matrix entries N^2 = {model.N ** 2:,}\n"
-              f"Liouvillian nonzeros = {est['nonzeros']:,}\n"
-              f"ranks = {est['ranks']} ({est['ranks_on_node']} on this node), method = {est['method']}\n"
-              f"memory per rank (estimate) = {_fmt_bytes(est['bytes_per_rank'])}, "
-              f"this node: {_fmt_bytes(est['bytes_node'])} of {_fmt_bytes(est['available_bytes'])} available\n"
-              f"largest parts: " + ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in sorted(
-                  est["parts"].items(), key=lambda kv: -kv[1])[:3]))
+        from .report import format_info
+        _emit(format_info(model, est))
     check_fits(est, args.force)
     return out
 
@@ -229,6 +213,7 @@ def cmd_steady(args, cfg) -> dict:
     if args.json:
         _emit_json(out)
     else:
+        from .report import format_steady_table
         _emit(format_steady_table(model, obs, state.solver))
     for w in warnings:
         _emit_err(f"pjcsync: warning: {w}")
@@ -283,7 +268,8 @@ def cmd_show(args, cfg=None) -> dict:
                    f"pjcsync merge OUT {args.file}.parts --partial)")
         raise InputError(str(exc)) from None
     if "sweep" in data:                     # a sweep: one JSON object (or table row) per point
-        from .sweep import format_points, point_record
+        from .report import format_points
+        from .sweep import point_record
         if args.json:
             for p in data["points"]:
                 _emit_json(point_record(p))
@@ -297,105 +283,12 @@ def cmd_show(args, cfg=None) -> dict:
     if args.json:
         _emit_json(data)
     elif data["kind"] in ("steady", "points"):
+        from .report import format_results_file
         _emit(format_results_file(args.file, data))
     else:
-        _emit(_header_lines(args.file, data) + "\n" + format_other(data))
+        from .report import format_other, header_lines
+        _emit(header_lines(args.file, data) + "\n" + format_other(data))
     return data
-
-
-def format_other(data: dict) -> str:
-    """The table a command prints, for a results file of kind evolve, rate, gap, semiclassical."""
-    from .config import validate
-    from .model import Model
-    kind = data["kind"]
-    try:
-        if kind == "gap":
-            from .gap import format_table
-            return format_table(data)
-        model = Model.from_config(validate(data["config"]))
-        if kind == "semiclassical":
-            from .semiclassical import format_table
-            return format_table(model, data)
-        if kind == "rate":
-            return format_rate(model, data)
-        if kind == "evolve":
-            lines = [f"evolve  N = {model.N}  frame = {data['config']['evolve']['frame']}  "
-                     f"omega - omega_0 = {model.drive_detuning:g}",
-                     f"{'t':>12} {'periods':>10} {'<n>':>12} {'Sx_rot':>12} {'Sy_rot':>12} {'Sz':>12}"]
-            for rec in data["records"]:
-                lines.append(f"{rec['t']:12.6g} {rec.get('periods') or float('nan'):10.4g} {rec['n']:12.8g} "
-                             f"{rec['Sx_rot']:12.8g} {rec['Sy_rot']:12.8g} {rec['Sz']:12.8g}")
-            return "\n".join(lines)
-    except (KeyError, TypeError, ValueError, IndexError):
-        pass
-    return json.dumps({k: v for k, v in data.items() if k not in ("versions", "command")},
-                      default=_json_default)
-
-
-def _header_lines(path: str, data: dict) -> str:
-    v = data.get("versions", {})
-    return (f"{path}: pjcsync results (format {data['format_version']}, {data['kind']}), "
-            f"written {data['created']} by pjcsync {v.get('pjcsync', '?')} on {data['ranks']} rank(s)\n"
-            f"  PETSc {v.get('petsc', '?')}, SLEPc {v.get('slepc', '?')}, {v.get('mpi', 'MPI ?').split(',')[0]}, "
-            f"HDF5 {v.get('hdf5', '?')} (h5py {v.get('h5py', '?')})")
-
-
-def format_results_file(path: str, data: dict) -> str:
-    from .config import validate
-    from .model import Model
-    lines = _header_lines(path, data).split("\n")
-    points = data["points"] if data["kind"] == "points" else [data]
-    for k, point in enumerate(points):
-        if data["kind"] == "points":
-            lines.append(f"point {k}")
-        from .checkpoint import is_checkpoint
-        if is_checkpoint(point):
-            sv = point.get("solver", {})
-            lines.append(f"UNCONVERGED CHECKPOINT, not a steady state: the last iterate of {sv.get('method')} "
-                         f"after {sv.get('iterations')} iterations, {sv.get('residual_norm', 'relative residual')} "
-                         f"= {sv.get('relative_residual', float('nan')):.2e} (rtol "
-                         f"{point.get('config', {}).get('solver', {}).get('rtol', float('nan')):.1e}); no observables; "
-                         f"pjcsync steady --resume (or [solver] initial_guess = this file) continues from it")
-            continue
-        try:
-            lines.append(format_steady_table(Model.from_config(validate(point["config"])),
-                                             point["observables"], point["solver"]))
-        except (KeyError, TypeError, ValueError):
-            lines.append(json.dumps(point.get("observables", {}), default=_json_default))
-        if "rho_shape" in point:
-            lines.append(f"rho stored: {point['rho_shape'][0]} x {point['rho_shape'][1]} (pjcsync.load)")
-        for w in point.get("warnings", []):
-            lines.append(f"warning: {w}")
-    return "\n".join(lines)
-
-
-def format_steady_table(model, obs: dict, solver: dict) -> str:
-    lines = [f"steady state  N = {model.N}  (n_c = {model.levels}, M = {model.M})  "
-             f"omega - omega_0 = {model.drive_detuning:g}",
-             f"  <n>              {obs['n']:.10g}",
-             f"  <a>              {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
-             f"  Sx, Sy, Sz       {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"]
-    for l, s in enumerate(obs["sigma"]):
-        theta = f"  theta = {obs['theta'][l]:+.6f} rad" if "theta" in obs else ""
-        lines.append(f"  qubit {l + 1}: <sigma_x,y,z> = {s[0]:.8g}  {s[1]:.8g}  {s[2]:.8g}{theta}")
-    if "negativity" in obs:
-        i, j = obs.get("pair", [1, 2])
-        lines.append(f"  qubits {i},{j}:      <S^2> = {obs['S2']:.8g}  singlet = {obs['singlet']:.8g}  "
-                     f"negativity = {obs['negativity']:.8g}")
-        lines.append(f"                   CHSH max = {obs['chsh']:.8g}  concurrence = {obs['concurrence']:.8g}")
-        lines.append(f"  <S^2> all qubits {obs['S2_total']:.10g}")
-    lines.append(f"  edge population  {obs['edge_population']:.3e} (top {obs['edge_levels']} levels)")
-    if solver.get("levels"):
-        lv = solver["levels"]
-        lines.append(f"  levels = auto    n_c = {lv['chosen']} (edge population <= {lv['tolerance']:.0e}: "
-                     f"{'yes' if lv['converged'] else 'NO'}; tried "
-                     f"{', '.join(str(s['levels']) for s in lv['steps'])}; {lv['total_seconds']:.1f} s)")
-    if solver.get("auto"):
-        lines.append(f"auto: {solver['auto']}")
-    lines.append(f"solver: {solver['method']}, {solver['iterations']} iterations, "
-                 f"||L rho|| = {solver['residual']:.2e}, {solver['seconds']:.2f} s, "
-                 f"{solver['ranks']} rank(s), peak memory {_fmt_bytes(solver['peak_memory']['max_rank_bytes'])}/rank")
-    return "\n".join(lines)
 
 
 def cmd_rate(args, cfg) -> dict:
@@ -423,25 +316,11 @@ def cmd_rate(args, cfg) -> dict:
     out = {"observables": obs, "series": series, "solver": solver, "config": cfg}
     if args.out and series["status"] == "converged":     # a diverged series: no result file
         _write_result(args, "rate", out)
+    from .report import format_rate
     _emit_json(out) if args.json else _emit(format_rate(model, out))
     if series["status"] != "converged":
         raise PjcsyncError(_diverged_message(info), collective=True)
     return out
-
-
-def format_rate(model, out: dict) -> str:
-    series, obs, solver = out["series"], out["observables"], out["solver"]
-    deg = series["near_degenerate"]
-    return "\n".join(
-        [f"rate series {solver['method']}  N = {model.N}  omega - omega_0 = {model.drive_detuning:g}: "
-         f"{series['status']} ({series['stop_reason']}), best order {series['best_order']}",
-         "  order  ||L rho||_F   relative"]
-        + [f"  {j:5d}  {r:.3e}   {q:.2e}" for j, r, q in
-           zip(series["orders"], series["residuals"], series["relative_residuals"])]
-        + [f"  smallest level gap {deg['min_gap']:.3g}; {deg['below_damping']} pairs closer than "
-           f"the damping {deg['max_rate']:.3g}; {deg['count']} near-degenerate pairs skipped",
-           f"  <n> {obs['n']:.10g}   <a> {obs['a'][0]:.10g} {obs['a'][1]:+.10g}i",
-           f"  Sx, Sy, Sz  {obs['Sx']:.10g}  {obs['Sy']:.10g}  {obs['Sz']:.10g}"])
 
 
 def _write_result(args, kind: str, out: dict) -> None:
@@ -490,15 +369,13 @@ def cmd_evolve(args, cfg) -> dict:
         from .results import initial_guess
         guess = initial_guess(cfg["solver"], model.N)
     log = (lambda text: None) if args.quiet else ev.stderr_log(layout)
+    from .report import evolve_header, evolve_row
     if not args.json:
-        _emit(f"evolve  N = {model.N}  frame = {cfg['evolve']['frame']}  "
-              f"omega - omega_0 = {model.drive_detuning:g}\n"
-              f"{'t':>12} {'periods':>10} {'<n>':>12} {'Sx_rot':>12} {'Sy_rot':>12} {'Sz':>12}")
+        _emit(evolve_header(model, cfg["evolve"]["frame"]))
 
     def show(rec):
         if not args.json:
-            _emit(f"{rec['t']:12.6g} {rec.get('periods', float('nan')):10.4g} {rec['n']:12.8g} "
-                  f"{rec['Sx_rot']:12.8g} {rec['Sy_rot']:12.8g} {rec['Sz']:12.8g}")
+            _emit(evolve_row(rec))
     result = ev.evolve(model, cfg, layout, rows0=rows0, resume=args.resume, on_output=show, log=log,
                        guess=guess)
     from .observables import cavity_populations, diagonal
@@ -534,7 +411,8 @@ def cmd_semiclassical(args, cfg) -> dict:
     out["config"] = cfg
     if args.out:
         _write_result(args, "semiclassical", out)
-    _emit_json(out) if args.json else _emit(sc.format_table(model, out))
+    from .report import format_semiclassical
+    _emit_json(out) if args.json else _emit(format_semiclassical(model, out))
     return out
 
 
@@ -550,7 +428,8 @@ def cmd_gap(args, cfg) -> dict:
     out["config"] = cfg
     if args.out:
         _write_result(args, "gap", out)
-    _emit_json(out) if args.json else _emit(gap.format_table(out))
+    from .report import format_gap
+    _emit_json(out) if args.json else _emit(format_gap(out))
     return out
 
 
@@ -572,7 +451,8 @@ def cmd_sweep(args, cfg) -> dict:
             for p in res["points"]:
                 _emit_json(sw.point_record(p))
         else:
-            _emit(sw.format_points(res["points"]))
+            from .report import format_points
+            _emit(format_points(res["points"]))
     warm, cold = s["iterations_warm"], s["iterations_cold"]
     line = (f"sweep: {s['computed']} points computed ({s['already_done']} already done) in "
             f"{s['seconds']:.1f} s on {s['ranks']} rank(s), {s['groups']} group(s) -> {res['file']}")

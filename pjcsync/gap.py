@@ -142,15 +142,3 @@ def liouvillian_gap(model: Model, cfg: dict | None = None, layout: RowLayout | N
             "deflated": bool(c["deflate"]), "norm_L_inf": float(norm_L),
             "seconds": time.perf_counter() - t0, "ranks": layout.comm.Get_size(), "N": model.N,
             **info}
-
-
-def format_table(out: dict) -> str:
-    lines = [f"Liouvillian gap  N = {out['N']}  ({out['eps_type']}, {out['st_type']} target {out['target']:g}, "
-             f"{out['ksp_type']}/{out['pc_type']}{'/' + out['factorization'] if out['factorization'] else ''}, "
-             f"{out['ranks']} rank(s), {out['seconds']:.2f} s)",
-             f"  {'k':>3} {'Re lambda':>16} {'Im lambda':>16} {'|lambda|':>12} {'residual':>10}"]
-    for k, (lam, res) in enumerate(zip(out["eigenvalues"], out["residuals"]), 1):
-        lines.append(f"  {k:3d} {lam[0]:16.10g} {lam[1]:16.10g} {np.hypot(*lam):12.6g} {res:10.2e}")
-    lines.append(f"  gap |lambda_1| = {out['gap_modulus']:.8g}, slowest decay rate -Re lambda = "
-                 f"{out['relaxation_rate']:.8g}")
-    return "\n".join(lines)

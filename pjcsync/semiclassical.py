@@ -680,39 +680,3 @@ def run(model: Model, cfg: dict, comm=None, layout=None) -> dict:
     results = sweep(model, points, sc_cfg, comm)
     return {"sweep": [one(r, replace(model, drive_detuning=r.extra["drive_detuning"])) for r in results],
             "functional": sc_cfg.get("functional", "absolute")}
-
-
-def format_table(model: Model, out: dict) -> str:
-    """Human-readable summary of :func:`run`'s result."""
-    if "sweep" in out:
-        lines = [f"semiclassical sweep  M = {model.M}  ({out['functional']} functional)",
-                 f"{'omega-omega_0':>14} {'Sx':>11} {'|alpha|^2':>11} {'epsilon':>11} {'minima':>6} "
-                 f"{'bistable':>8} {'eps/|l1|':>10} {'distance':>10}"]
-        for p in out["sweep"]:
-            lines.append(f"{p['drive_detuning']:14.6g} {p['Sx']:11.6g} {p['n']:11.6g} {p['epsilon']:11.4e} "
-                         f"{len(p['minima']):6d} {str(p['bistable']):>8} "
-                         f"{p.get('error_bound', float('nan')):10.3e} {p.get('distance', float('nan')):10.3e}")
-        return "\n".join(lines)
-    a = out["alpha"]
-    lines = [f"semiclassical minimum  M = {model.M}  omega - omega_0 = {model.drive_detuning:g}  "
-             f"({out['functional']} functional, {out['starts']} starts, {out['seconds']:.2f} s)",
-             f"  alpha            {a[0]:.10g} {a[1]:+.10g}i   (|alpha|^2 = {out['n']:.8g})"]
-    for l, b in enumerate(out["bloch"]):
-        lines.append(f"  qubit {l + 1}: b = {b[0]:.8g}  {b[1]:.8g}  {b[2]:.8g}")
-    lines.append(f"  Sx, Sy, Sz       {out['Sx']:.10g}  {out['Sy']:.10g}  {out['Sz']:.10g}")
-    lines.append(f"  S_min            {out['S_min']:.6e}   epsilon = {out['epsilon']:.6e}")
-    lines.append(f"  distinct minima  {len(out['minima'])}: S = "
-                 + ", ".join(f"{m['S']:.4e}" for m in out["minima"][:6])
-                 + ("   BISTABLE" if out["bistable"] else ""))
-    if not out.get("converged", True):
-        lines.append("  warning: no start reached a stationary point (raise [semiclassical] max_iterations)")
-    if "error_bound" in out:
-        l1 = out["lambda_1"]
-        lines.append(f"  lambda_1         {l1[0]:.8g} {l1[1]:+.8g}i   epsilon/|lambda_1| = {out['error_bound']:.4e}")
-    if "distance" in out:
-        lines.append(f"  exact RWA state  ||rho_s - rho||_F = {out['distance']:.4e}, "
-                     f"|rho_s,perp| = {out['perp_norm']:.4e}, Sx = {out['exact']['Sx']:.8g}")
-        if out["coherent_truncation"] > 1e-8:
-            lines.append(f"  warning: {out['coherent_truncation']:.2e} of the coherent state lies above "
-                         f"n_c = {model.levels} levels: increase [cavity] levels for the exact comparison")
-    return "\n".join(lines)

@@ -566,32 +566,3 @@ def point_record(p: dict) -> dict:
     return {"index": p.get("index"), "parameters": p.get("parameters", {}), "observables": p.get("observables", {}),
             "solver": p.get("solver", {}), "checks": p.get("checks", {}), "warnings": p.get("warnings", []),
             "config": p.get("config", {})}
-
-
-def format_points(points: list[dict]) -> str:
-    """A table: index, swept parameters, <n>, Sx, Sz, <S^2> (M >= 2), method and iterations."""
-    if not points:
-        return "(no points)"
-    names = list(points[0].get("parameters", {}))
-    has_s2 = any("S2" in p["observables"] for p in points)
-    cols = ["k"] + names + ["<n>", "Sx", "Sz"] + (["<S^2>"] if has_s2 else []) + ["solver"]
-    rows = []
-    for p in points:
-        o, s = p["observables"], p.get("solver", {})
-        vals = [str(p.get("index"))] + [_fmt(p["parameters"].get(n)) for n in names]
-        vals += [f"{o.get('n', float('nan')):.6g}", f"{o.get('Sx', float('nan')):.6g}", f"{o.get('Sz', float('nan')):.6g}"]
-        if has_s2:
-            vals.append(f"{o['S2']:.6g}" if "S2" in o else "")
-        vals.append(f"{s.get('method', '?')}/{s.get('iterations', '?')}"
-                    + (f" w{s['warm_start_from']}" if s.get("warm_start_from") is not None else ""))
-        rows.append(vals)
-    width = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, width))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, width)) for r in rows]
-    return "\n".join(lines)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return json.dumps(v) if isinstance(v, list) else str(v)
