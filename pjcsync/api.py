@@ -97,7 +97,14 @@ class SteadyStateResult:
 
     # --- the state --------------------------------------------------------------------------
     def rows(self) -> np.ndarray:
-        """This rank's rows ``[i0, i1)`` of rho, shape ``(rows, N)`` (a view: do not modify)."""
+        """This rank's rows of rho.
+
+        Returns
+        -------
+        numpy.ndarray
+            Rows ``[i0, i1)`` of ``self.layout``, shape ``(rows, N)``, complex (a view: do not
+            modify).
+        """
         return self.state.rows()
 
     def full(self, root: int | None = None) -> np.ndarray | None:
@@ -107,6 +114,11 @@ class SteadyStateResult:
         ----------
         root : int, optional
             Gather on this rank only (the others get None); default: on every rank.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            ``rho[i, j]`` (N x N, complex), in the basis order of docs/conventions.md.
         """
         rows = np.array(self.rows())
         comm = self.layout.comm
@@ -116,7 +128,13 @@ class SteadyStateResult:
         return np.concatenate(parts, axis=0) if comm.Get_rank() == root else None
 
     def to_qutip(self):
-        """rho as a ``qutip.Qobj`` with the problem's ``dims`` (collective; gathered)."""
+        """rho as a QuTiP object (collective; gathered on every rank).
+
+        Returns
+        -------
+        qutip.Qobj
+            The density matrix with the problem's ``dims``.
+        """
         from .qutip_interop import to_qutip
         return to_qutip(self.full(), dims=self.dims, kind="oper")
 
@@ -127,6 +145,16 @@ class SteadyStateResult:
         ----------
         op : Qobj, scipy sparse matrix or array_like
             An N x N operator (or a list of them: a list of values is returned).
+
+        Returns
+        -------
+        float, complex or list
+            ``Tr(op rho)``.
+
+        Raises
+        ------
+        pjcsync.parallel.InputError
+            ``op`` is not an N x N operator.
         """
         if isinstance(op, (list, tuple)):
             return [self.expect(o) for o in op]
@@ -143,7 +171,18 @@ class SteadyStateResult:
     def observables(self) -> dict:
         """The named observables of the paper's figures (``n``, ``a``, ``sigma``, ``S2``,
         ``singlet``, ``negativity``, ``chsh``, ``theta`` ...), as ``pjcsync steady --json``
-        reports them; only for the Tavis-Cummings model (docs/conventions.md)."""
+        reports them (collective).
+
+        Returns
+        -------
+        dict
+            Name -> value; the names and their meanings are in docs/conventions.md.
+
+        Raises
+        ------
+        pjcsync.parallel.InputError
+            The problem is not the Tavis-Cummings model (use :meth:`expect`).
+        """
         from .model import Model
         if not isinstance(self.problem, Model):
             raise InputError("observables() needs the Tavis-Cummings model (pjcsync.TavisCummings); "
@@ -164,7 +203,15 @@ class SteadyStateResult:
         ``pjcsync steady --out PATH [--save-rho]``, read by ``pjcsync.load`` and ``pjcsync show``.
 
         For the Tavis-Cummings model it holds the model's configuration and observables; for a
-        general problem the solver record carries ``N`` and ``dims``."""
+        general problem the solver record carries ``N`` and ``dims``.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write; it appears complete or not at all.
+        rho : bool
+            Store rho itself (the dataset ``rho``), not only the statistics and observables.
+        """
         from .model import Model
         from .results import write_steady
         is_tc = isinstance(self.problem, Model)
@@ -199,13 +246,16 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
         needed for a unique steady state.
     method : {"auto", "direct", "krylov", "sylvester"}
         ``direct``: sparse LU (MUMPS) of L with one equation replaced by the trace;
-        ``krylov``: GMRES on the bordered system, right-preconditioned by ``-L0^-1``;
+        ``krylov``: a Krylov method (:func:`pjcsync.choices.krylov_settings`: flexible
+        BiCGStab unless chosen) on the bordered system, right-preconditioned by ``-L0^-1``;
         ``sylvester``: the fixed point ``L0 rho_{m+1} = L1 rho_m`` (eq. 14), when it converges;
         ``auto``: ``direct`` for small N, ``krylov`` otherwise.  (``rate``/``rate*``: the
         Tavis-Cummings model only.)
-    initial : array_like, Qobj or SteadyStateResult, optional
-        Warm start of the iterative methods (a density matrix or ket); with ``levels = "auto"``
-        a state of any number of cavity levels (the first n_c tried is then its own).
+    initial : array_like, Qobj, SteadyStateResult or PETSc Vec, optional
+        Warm start of the iterative methods: a density matrix or ket, anything
+        :func:`pjcsync.states.initial_rows` takes (normalized to unit trace); with
+        ``levels = "auto"`` a state of any number of cavity levels (the first n_c tried is then
+        its own).
     dims : list of int, optional
         Tensor dimensions (default: from the ``Qobj`` inputs, else ``[N]``).
     comm : mpi4py communicator, optional
@@ -342,6 +392,16 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
     -------
     EvolutionResult
         ``times``, ``expect`` (list of arrays; real for Hermitian operators), ``states``, ``stats``.
+
+    Raises
+    ------
+    pjcsync.config.ConfigError
+        An unknown or invalid option (lists the known ones).
+    pjcsync.parallel.InputError
+        Malformed operators, ``rho0`` not a density matrix of H's size (checked by
+        :func:`pjcsync.validate.density_matrix_checks`), or ``tlist`` not increasing.
+    pjcsync.parallel.PjcsyncError
+        The time integration failed in PETSc.
     """
     from petsc4py import PETSc
     from .evolve import Generator, dormand_prince
@@ -452,6 +512,16 @@ def liouvillian_gap(H, c_ops=None, n: int = 4, *, target: float | None = None, d
     Returns
     -------
     GapResult
+        The eigenvalues, their residuals, the gap and the relaxation rate.
+
+    Raises
+    ------
+    pjcsync.config.ConfigError
+        An unknown or invalid option (lists the known ones).
+    pjcsync.parallel.InputError
+        Malformed operators.
+    pjcsync.parallel.PjcsyncError
+        The eigensolver converged to no eigenvalue, or ``n`` / ``target`` do not fit L.
     """
     from .gap import liouvillian_gap as _gap
     from .options import GapOptions

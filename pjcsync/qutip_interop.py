@@ -49,7 +49,24 @@ def to_qutip(x, model=None, dims=None, kind: str | None = None):
     length-N vector (ket), a length-N^2 row-major ``vec(rho)`` (``kind="vector"``, or
     automatically when its length is N^2 for the model), or an N^2 x N^2 superoperator
     in pjcsync's row-major convention (``kind="super"``, e.g. the Liouvillian's CSR), which is
-    reordered to QuTiP's column stacking."""
+    reordered to QuTiP's column stacking.
+
+    Parameters
+    ----------
+    x : state object, array_like or scipy sparse matrix
+        What to convert (see above).
+    model : Model, optional
+        Gives the tensor ``dims`` (cavity first, then the qubits: docs/conventions.md).
+    dims : list of int, optional
+        The tensor dims when there is no model (default ``[N]``).
+    kind : {None, "oper", "ket", "vector", "super"}, optional
+        How to read ``x`` when its shape alone does not say.
+
+    Returns
+    -------
+    qutip.Qobj
+        A ket, operator, operator-ket or superoperator with those ``dims``.
+    """
     import qutip
     if hasattr(x, "rho") and hasattr(x, "layout"):
         model = model if model is not None else getattr(x, "model", None)
@@ -101,8 +118,26 @@ def from_qutip(q, vectorize: bool = False):
     Operators and density matrices give an N x N numpy array (``rho[i, j]``, same tensor
     order), or with ``vectorize=True`` pjcsync's row-major ``vec(rho)`` of length N^2 (ready
     for a PETSc vector); kets give a length-N vector; operator-kets (QuTiP's column-stacked
-    vectors) give the row-major ``vec(rho)``; bras give the vector of the ket; superoperators (``superrep="super"``) give the
-    N^2 x N^2 matrix in pjcsync's row-major convention."""
+    vectors) give the row-major ``vec(rho)``; bras give the vector of the ket; superoperators
+    (``superrep="super"``) give the N^2 x N^2 matrix in pjcsync's row-major convention.
+
+    Parameters
+    ----------
+    q : qutip.Qobj
+        The object to convert.
+    vectorize : bool
+        Give an operator as pjcsync's row-major ``vec(rho)`` instead of an N x N array.
+
+    Returns
+    -------
+    numpy.ndarray
+        As described above.
+
+    Raises
+    ------
+    TypeError
+        ``q`` is not a ``qutip.Qobj``.
+    """
     import qutip
     if not isinstance(q, qutip.Qobj):
         raise TypeError(f"from_qutip needs a qutip.Qobj, got {type(q).__name__}")

@@ -396,7 +396,26 @@ def load(path: str | Path, rho: bool = True) -> dict:
     ``warnings``, ``observables`` (the names of ``pjcsync steady --json``), ``ranks``,
     ``created``, ``command``, ``format_version`` and, when stored (and ``rho=True``), ``rho``:
     the full N x N numpy array (``rho[i, j]``, pjcsync's basis order).  A file of many points
-    gives the same header keys and ``points``, a list of such dicts."""
+    gives the same header keys and ``points``, a list of such dicts.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file written by ``pjcsync ... --out``, ``pjcsync merge`` or ``SteadyStateResult.save``.
+    rho : bool
+        Read the stored density matrices too (they can be large).
+
+    Returns
+    -------
+    dict
+        The keys above; kinds other than steady states (evolve, rate, gap, semiclassical) give
+        their command's ``--json`` record.
+
+    Raises
+    ------
+    ResultsFileError
+        Not found, a directory, not a pjcsync results file, a newer format, or damaged.
+    """
     import h5py
     p = Path(path)
     if p.is_dir():
