@@ -187,10 +187,8 @@ class SteadyStateResult:
         if not isinstance(self.problem, Model):
             raise InputError("observables() needs the Tavis-Cummings model (pjcsync.TavisCummings); "
                              "use expect(op) for a general problem")
-        from .observables import basic_observables, entanglement_observables
-        obs = basic_observables(self.problem, self.rows(), self.layout)
-        obs.update(entanglement_observables(self.problem, self.rows(), self.layout, sigma=obs["sigma"]))
-        return obs
+        from .observables import all_observables
+        return all_observables(self.problem, self.rows(), self.layout)
 
     def trace(self) -> complex:
         """``Tr rho`` (collective; 1 after the checks)."""

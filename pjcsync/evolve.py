@@ -48,6 +48,7 @@ from .model import DTYPE, Model, sigmam, sigmaz
 from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, transpose_rows
 from . import states
 from . import superoperator as so
+from .petsc_options import set_from_options
 
 CHECKPOINT_VERSION = 1
 EXPLICIT_TS_TYPES = ("euler", "rk", "ssp")
@@ -341,7 +342,7 @@ def dormand_prince(gen: Generator, u: PETSc.Vec, rtol: float, atol: float, t0: f
     ts.setTime(t0)
     ts.setStepNumber(step0)
     ts.setTimeStep(dt)
-    ts.setFromOptions()
+    set_from_options(ts, "the time integration")
     if ts.getType() not in EXPLICIT_TS_TYPES:
         gen.use_full = True
         J = gen.jacobian_matrix()

@@ -44,6 +44,7 @@ from petsc4py import PETSc
 from .model import DTYPE, Model
 from .parallel import PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, transpose_rows
 from .choices import floquet_method
+from .petsc_options import set_from_options
 from .steady import SteadyState, lu_solve
 from .validate import DEFAULT_TOLERANCE, density_matrix_checks
 from . import superoperator as so
@@ -178,7 +179,7 @@ def _solve_fieldsplit(model, blay, rtol, max_iterations):
         splits.append((f"h{k + blay.K}", PETSc.IS().createGeneral(idx, comm=lay.comm)))
     pc.setFieldSplitIS(*splits)
     pc.setFieldSplitType(PETSc.PC.CompositeType.MULTIPLICATIVE)
-    ksp.setFromOptions()
+    set_from_options(ksp, "the periodic steady state")
     ksp.setUp()
     for sub in pc.getFieldSplitSubKSP():
         sub.setType("preonly")
@@ -247,7 +248,7 @@ def _solve_sylvester(model, blay, rtol, max_iterations, kind="auto"):
     pc = ksp.getPC()
     pc.setType("python")
     pc.setPythonContext(BlockSylvester())
-    ksp.setFromOptions()
+    set_from_options(ksp, "the periodic steady state")
     ksp.solve(b, x)
     reason, its = ksp.getConvergedReason(), ksp.getIterationNumber()
     if reason < 0:

@@ -30,6 +30,7 @@ from petsc4py import PETSc
 from .model import Model
 from .parallel import PjcsyncError, RowLayout
 from . import superoperator as so
+from .petsc_options import set_from_options
 
 DEFAULTS = {"nev": 4, "target": None, "tol": 1e-10, "max_iterations": 200, "deflate": True,
             "solver": "direct"}
@@ -101,7 +102,7 @@ def liouvillian_gap(model: Model, cfg: dict | None = None, layout: RowLayout | N
         trace = so.trace_vector(layout)
         trace.scale(1.0 / np.sqrt(layout.N))
         eps.setDeflationSpace([trace])
-    eps.setFromOptions()
+    set_from_options(eps, "the eigensolver")
     try:
         eps.solve()
     except PETSc.Error as exc:

@@ -397,8 +397,9 @@ def _ksp_options() -> tuple[str | None, int | None]:
     if "petsc4py.PETSc" not in sys.modules:
         return None, None
     from petsc4py import PETSc
+    from .petsc_options import get_int
     opts = PETSc.Options()
-    restart = opts.getInt("ksp_gmres_restart", 0) if opts.hasName("ksp_gmres_restart") else 0
+    restart = get_int("ksp_gmres_restart", 0)
     ksp_type = opts.getString("ksp_type", "") if opts.hasName("ksp_type") else ""
     return (ksp_type or None, restart or None)
 

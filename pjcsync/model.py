@@ -213,7 +213,7 @@ class Model:
 
         ``rho``: the full N x N density matrix (array or ``Qobj``) or a result with distributed
         rows (collective), or this rank's rows with ``layout``."""
-        from .observables import basic_observables, entanglement_observables
+        from .observables import all_observables
         from .parallel import RowLayout
         if layout is None:
             if hasattr(rho, "rows") and hasattr(rho, "layout"):
@@ -224,9 +224,7 @@ class Model:
                 from mpi4py import MPI
                 layout = RowLayout.create(self.N, MPI.COMM_SELF)
         rows = np.asarray(rho, dtype=DTYPE).reshape(layout.rows, layout.N)
-        obs = basic_observables(self, rows, layout)
-        obs.update(entanglement_observables(self, rows, layout, sigma=obs["sigma"]))
-        return obs
+        return all_observables(self, rows, layout)
 
     # --- dissipation -----------------------------------------------------------------------
     def collapse_operators(self) -> list[sp.csr_matrix]:

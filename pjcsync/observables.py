@@ -314,3 +314,12 @@ def wigner(rho_c: np.ndarray, xvec, yvec, g: float = np.sqrt(2.0)) -> np.ndarray
         term = np.tensordot(rho_c[m, m + k] * coef, lag, axes=1) * (2.0 * alpha) ** k * gauss
         W += term.real if k == 0 else 2.0 * term.real
     return W * g ** 2 / (2.0 * np.pi)
+
+
+def all_observables(model: Model, rho_rows: np.ndarray, layout: RowLayout) -> dict:
+    """Every named observable of the paper's figures (collective): :func:`basic_observables`
+    and :func:`entanglement_observables` from one set of qubit expectations; the keys of
+    ``pjcsync steady --json`` (docs/conventions.md)."""
+    obs = basic_observables(model, rho_rows, layout)
+    obs.update(entanglement_observables(model, rho_rows, layout, sigma=obs["sigma"]))
+    return obs

@@ -8,6 +8,8 @@ nothing used reported, PETSc errors turned into one line.
 * :func:`unused_options`: the options nothing queried during the run (PETSc's
   ``PetscOptionsLeftGet``, the machinery behind ``-options_left``), e.g. a misspelt
   ``-ksp_moniter``.
+* :func:`set_from_options`: ``obj.setFromOptions()`` with a value PETSc cannot read
+  (``-ksp_rtol abc``, ``-ts_max_steps 1.5``) turned into a bad input (exit 2, one line).
 * :func:`error_line`: the one line of a ``PETSc.Error`` (its innermost message).
 """
 from __future__ import annotations
@@ -46,6 +48,33 @@ def check_types(opts: dict | None = None) -> None:
         finally:
             if obj is not None:
                 obj.destroy()
+
+
+def set_from_options(obj, what: str) -> None:
+    """``obj.setFromOptions()`` (a KSP, TS, EPS ...); raises
+    :class:`pjcsync.parallel.InputError` naming ``what`` and PETSc's message when an option's
+    value is rejected (every rank reads the same options, so every rank raises)."""
+    from petsc4py import PETSc
+    from .parallel import InputError
+    try:
+        obj.setFromOptions()
+    except PETSc.Error as exc:
+        raise InputError(f"PETSc options for {what} rejected: {error_line(exc)}") from None
+
+
+def get_int(name: str, default: int, prefix: str | None = None) -> int:
+    """``-[prefix]name`` as an integer (``default`` if absent); a value that is not one is a
+    bad input (:class:`pjcsync.parallel.InputError`)."""
+    from petsc4py import PETSc
+    from .parallel import InputError
+    opts = PETSc.Options(prefix)
+    if not opts.hasName(name):
+        return default
+    try:
+        return opts.getInt(name, default)
+    except PETSc.Error as exc:
+        raise InputError(f"PETSc option -{prefix or ''}{name} {opts.getString(name, '')!r}: "
+                         f"{error_line(exc)}") from None
 
 
 def _libpetsc():

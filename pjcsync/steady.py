@@ -48,6 +48,7 @@ from .model import DTYPE, Model
 
 from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory
 from . import superoperator as so
+from .petsc_options import set_from_options
 from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator, gmres_restart,  # noqa: F401
                       krylov_settings, resolve_method)
 from . import states
@@ -123,7 +124,7 @@ def lu_solve(A: PETSc.Mat, b: PETSc.Vec, comm, options_prefix: str = "",
         pc.setFactorSolverType("mumps")
     elif comm.Get_size() > 1:
         raise PjcsyncError(f"{what} on several ranks needs a PETSc build with MUMPS", collective=True)
-    ksp.setFromOptions()
+    set_from_options(ksp, what)
     try:
         ksp.solve(b, x)
     except PETSc.Error as exc:
@@ -379,11 +380,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
         pc.setPythonContext(L0PC(sylv, sign=-1.0))
     ksp.setConvergenceHistory()
     ksp.setInitialGuessNonzero(True)
-    try:
-        ksp.setFromOptions()
-    except PETSc.Error as exc:
-        raise InputError(f"PETSc options for the krylov solve rejected (PETSc error {exc.ierr}; "
-                         f"see PETSc's message above)") from None
+    set_from_options(ksp, "the krylov solve")
     if flexible and ksp.getType() not in FLEXIBLE_KSPS and pc.getType() == PETSc.PC.Type.PYTHON:
         raise InputError(f"-ksp_type {ksp.getType()} needs an exactly linear preconditioner; with "
                          f"preconditioner_precision = 'single' use a flexible one: {', '.join(FLEXIBLE_KSPS)}")

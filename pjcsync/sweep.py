@@ -263,7 +263,7 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
     none).  Without ``initial``, a results file named by ``[solver] initial_guess`` is read here
     (:func:`pjcsync.results.initial_guess`); with ``levels = "auto"`` its rho may have any n_c."""
     from .truncation import adaptive_steady_state, coarse_started_steady_state
-    from .observables import EDGE_WARNING, basic_observables, entanglement_observables
+    from .observables import EDGE_WARNING, all_observables
     auto_levels = cfg["cavity"]["levels"] == "auto"
     if initial is None and cfg["floquet"]["harmonics"] == 0:
         initial, initial_model = _configured_guess(model, cfg["solver"], layout, auto_levels)
@@ -281,8 +281,7 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
         state = coarse_started_steady_state(model, cfg["solver"], cfg["cavity"], layout, initial=initial,
                                             log=log, checkpoint=checkpoint)
     model, layout = state.model, state.layout
-    obs = basic_observables(model, state.rows(), layout)
-    obs.update(entanglement_observables(model, state.rows(), layout, sigma=obs["sigma"]))
+    obs = all_observables(model, state.rows(), layout)
     warnings = []
     if auto_levels and not state.solver["levels"]["converged"]:
         warnings.append(f"levels = 'auto' reached levels_max = {model.levels} with population "

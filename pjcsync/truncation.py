@@ -226,6 +226,11 @@ def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm
     levels = max(2, min(levels, lmax))
     while levels * 2 ** model.M < comm.Get_size():
         levels += 1
+    # a results file named by initial_guess was read by the caller into ``initial``: a step that
+    # starts cold (no well-truncated previous state) starts from the default guess instead
+    from .states import NAMED_GUESSES
+    cold_cfg = (solver_cfg if solver_cfg.get("initial_guess", "identity") in NAMED_GUESSES
+                else {**solver_cfg, "initial_guess": "identity"})
     t0 = time.perf_counter()
     steps = []
     while True:
@@ -233,10 +238,12 @@ def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm
         check_fits(estimate(m, solver_cfg, comm), force)
         lay = RowLayout.create(m.N, comm=comm)
         init = embed_rows(prev[0], prev[1], prev[2], m, lay) if prev is not None else None
-        if init is not None or steps:
+        if init is not None:
             state = steady_state(m, solver_cfg, lay, initial=init)
+        elif steps:
+            state = steady_state(m, cold_cfg, lay)
         else:
-            state = coarse_started_steady_state(m, solver_cfg, cavity_cfg, lay, log=log)
+            state = coarse_started_steady_state(m, cold_cfg, cavity_cfg, lay, log=log)
         edge, pops = edge_population(state)
         steps.append({**_step_record(state, edge), "started_from_previous": init is not None})
         if log:

@@ -94,6 +94,23 @@ def test_levels_auto_matches_converged_qutip(tmp_path, ranks):
     assert not d["warnings"]
 
 
+def test_levels_auto_from_a_poorly_truncated_file_guess(tmp_path):
+    """``initial_guess`` = a results file of 4 levels (edge population far above 1e-6): the
+    first step starts from it, the later steps start cold from the default guess (they used to
+    fail, asking the solver to read the file), and the result equals QuTiP's at 40 levels."""
+    small = tmp_path / "small.h5"
+    cfg4 = write_config(tmp_path, fig8_text('[solver]\nmethod = "direct"\n', levels=4), "four.toml")
+    assert run_cli(["steady", cfg4, "--out", small, "--save-rho", "--quiet"]).returncode == 0
+    cfg = write_config(tmp_path, fig8_text(f'[solver]\nmethod = "krylov"\ninitial_guess = "{small}"\n',
+                                           levels='"auto"'))
+    d = cli_json(["steady", cfg, "--quiet"])
+    steps = d["solver"]["levels"]["steps"]
+    assert steps[0]["levels"] == 4 and steps[0]["started_from_previous"]
+    assert not steps[1]["started_from_previous"] and d["solver"]["levels"]["converged"]
+    ref = qutip_observables(40, [1.0, -1.0], 0.25, 0.3, 3e-3)
+    assert abs(d["observables"]["n"] - ref["n"]) < 1e-6
+
+
 def test_levels_auto_reports_levels_max(tmp_path):
     """A levels_max too small for the tolerance: the state of levels_max with the warning."""
     text = fig8_text(levels='"auto"').replace('levels = "auto"', 'levels = "auto"\nlevels_start = 6\nlevels_max = 8')
