@@ -282,6 +282,12 @@ def TavisCummings(*, levels=None, cavity_decay=None, drive=None, detunings=None,
     Model
         With ``H`` and ``c_ops`` (rotating frame), ``lab_frame()``, ``observables(rho)``,
         ``to_toml()``; ``pjcsync.steadystate(model)`` solves it.
+
+    Raises
+    ------
+    pjcsync.config.ConfigError
+        A keyword missing, of the wrong type or out of range (the message names the keyword
+        and its TOML key), or ``levels_*`` given with a fixed number of levels.
     """
     from .config import ConfigError, validate
     adaptive = {"levels_tolerance": levels_tolerance, "levels_start": levels_start, "levels_max": levels_max}
