@@ -36,6 +36,10 @@ def resolve_method(model, solver_cfg: dict) -> str:
 
 AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
 AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
+FALLBACK_KSP = "fgmres"        # auto: the KSP tried again when the automatic BiCGStab diverges or breaks
+                               # down (measured: fbcgs diverges within 10 iterations at strong damping,
+                               # gamma = gamma_s = 2 in Fig. A4 (M = 3) and Fig. 5 (F = 5), where FGMRES
+                               # converges)
 AUTO_KSP_SMALL = "fbcgs"       # auto below AUTO_SINGLE_MIN_N too (with a double-precision L0^-1):
                                # GMRES is up to 1.3x faster off resonance but needs 3-10x the
                                # iterations at hard points (Fig. 11, M = 1, n_c = 80: 1651 against
@@ -52,7 +56,9 @@ def krylov_settings(model, solver_cfg: dict, options_prefix: str = "") -> dict:
     fastest or within 1.3x of the fastest on every case measured, while GMRES needs several
     times the iterations at resonant points; the single-precision factors halve the cost of
     the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
-    single only for a flexible KSP (a single-precision L0^-1 is not exactly linear)."""
+    single only for a flexible KSP (a single-precision L0^-1 is not exactly linear).
+    ``fallback``: the KSP to try again with when the automatic choice diverges or breaks down
+    (``FALLBACK_KSP``), None when the KSP was configured."""
     from petsc4py import PETSc
     opts = PETSc.Options(options_prefix)
     configured = solver_cfg.get("ksp_type", "auto")
@@ -73,6 +79,7 @@ def krylov_settings(model, solver_cfg: dict, options_prefix: str = "") -> dict:
     else:
         pwhy = "configured"
     return {"ksp_type": ksp, "precision": precision,
+            "fallback": FALLBACK_KSP if why.startswith("auto") and ksp != FALLBACK_KSP else None,
             "reason": f"{ksp} ({why}), {precision}-precision L0^-1 ({pwhy})"}
 
 

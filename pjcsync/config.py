@@ -110,7 +110,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                         choices=("auto", "double", "single")),
         "ksp_type": Key("str", "auto", "Krylov method of method = 'krylov' (any PETSc KSP type, e.g. "
                         "'fbcgs', 'fgmres', 'gmres', 'bcgs'); 'auto' picks from the problem "
-                        "(docs/performance.md, KSP study); the -ksp_type option overrides it"),
+                        "(docs/performance.md, KSP study: fbcgs, restarted as fgmres if it diverges "
+                        "or breaks down); the -ksp_type option overrides it"),
         "coarse_start": Key("bool", True, "krylov and sylvester with the default initial guess and "
                             "n_c >= 2 levels_start: first solve with ceil(n_c / 2) levels (recursively) "
                             "and start from that state, zero-padded"),

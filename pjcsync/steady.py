@@ -683,8 +683,7 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
             t1 = time.perf_counter()
             L = _operator(model, layout, operator, H, c_ops)
             extra["operator_seconds"] = time.perf_counter() - t1
-            rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it,
-                                     ksp_type=settings["ksp_type"], **watch)
+            rho, info = _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings, watch)
     seconds = time.perf_counter() - t0
     info.update(extra)
     # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)
@@ -707,6 +706,30 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
             info["auto"] += "; " + info["krylov_choice"]
     info["operator_reason"] = op_reason
     return SteadyState(model=model, layout=layout, rho=rho, solver=info, checks=checks)
+
+
+KSP_GAVE_UP = (-4, -5, -9)       # KSP reasons after which the automatic KSP is replaced: diverged
+                                 # (dtol), broke down, NaN/Inf -- not the iteration limit
+
+
+def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: dict, watch: dict):
+    """:func:`solve_krylov` with the KSP of ``settings`` (:func:`pjcsync.choices.krylov_settings`);
+    if that was the automatic choice and it diverges or breaks down, once more from the same
+    initial guess with ``settings["fallback"]`` (recorded as ``info["ksp_fallback"]``)."""
+    try:
+        return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"], **watch)
+    except UnconvergedError as exc:
+        if not settings.get("fallback") or exc.info.get("ksp_reason") not in KSP_GAVE_UP:
+            raise
+        first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
+                 f"(KSP reason {exc.info['ksp_reason']}); {settings['fallback']} from the same initial guess")
+        if exc.rho is not None:
+            exc.rho.destroy()
+    from .progress import info as progress_info
+    progress_info(f"pjcsync: krylov: {first}", layout.comm)
+    rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["fallback"], **watch)
+    info["ksp_fallback"] = first
+    return rho, info
 
 
 def _operator(model: Model, layout: RowLayout, operator: str, H, c_ops) -> PETSc.Mat:

@@ -212,3 +212,36 @@ def test_coarse_ladder_stops_on_a_fat_tail(tmp_path):
     assert [s["levels"] for s in steps] == [16] and "ladder_stopped" in steps[0]
     cold = cli_json(["steady", write_config(tmp_path, text, "b.toml"), "--set", "solver.coarse_start=false"])
     assert abs(d["observables"]["n"] - cold["observables"]["n"]) < 1e-8 * max(1.0, cold["observables"]["n"])
+
+
+A4_M3 = textwrap.dedent("""\
+    [cavity]
+    levels = 20
+    decay = 2.0
+    [qubits]
+    detuning = [20.0, 30.0, 25.0]
+    decay = 2.0
+    [drive]
+    amplitude = 4.4
+    detuning = 11.0
+    [solver]
+    method = "krylov"
+    """)
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_automatic_bicgstab_that_diverges_is_replaced_by_fgmres(tmp_path, ranks):
+    """Fig. A4, M = 3 (gamma = gamma_s = 2): the automatic fbcgs diverges (dtol) within a few
+    iterations; the solve goes on with FGMRES from the same guess and agrees with the direct LU
+    (MUMPS) of the same point.  A KSP that was asked for is not replaced: exit 1."""
+    import pjcsync
+    from pjcsync.model import Model
+    cfg = write_config(tmp_path, A4_M3)
+    d = cli_json(["steady", cfg, "--quiet"], ranks)
+    s = d["solver"]
+    assert s["ksp_type"] == "fgmres" and "fbcgs gave up" in s["ksp_fallback"]
+    ref = pjcsync.steadystate(Model.from_toml(cfg), method="direct").observables()
+    assert abs(d["observables"]["n"] - ref["n"]) < 1e-8 * ref["n"]
+    assert np.allclose(d["observables"]["sigma"], ref["sigma"], atol=1e-8)
+    p = run_cli(["steady", write_config(tmp_path, A4_M3 + 'ksp_type = "fbcgs"\n', "f.toml"), "--quiet"], ranks)
+    assert p.returncode == 1 and "diverged" in p.stderr
