@@ -401,10 +401,8 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
     pjcsync.parallel.PjcsyncError
         The time integration failed in PETSc.
     """
-    from petsc4py import PETSc
-    from .evolve import Generator, dormand_prince
+    from .evolve import Generator, advance_to, dormand_prince
     from .options import validate_section
-    from .parallel import PjcsyncError
     problem = as_problem(H, c_ops, dims)
     options = {**(options or {}), **kwargs}
     unknown = set(options) - {"rtol", "atol"}
@@ -449,17 +447,7 @@ def mesolve(H, rho0, tlist, c_ops=None, e_ops=None, *, options: dict | None = No
     t_wall = _time.perf_counter()
     record()
     for t_out in times[1:]:
-        ts.setMaxTime(t_out)
-        ts.setTimeStep(dt)
-        try:
-            ts.solve(u)
-        except PETSc.Error as exc:
-            raise PjcsyncError(f"time integration failed in PETSc (error {exc.ierr}) at t = {ts.getTime():.6g}",
-                               collective=True) from None
-        if ts.getConvergedReason() < 0 or abs(ts.getTime() - t_out) > 1e-9 * max(1.0, abs(t_out)):
-            raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
-                               f"(TS reason {ts.getConvergedReason()})", collective=True)
-        dt = ts.getTimeStep()
+        dt = advance_to(ts, u, t_out, dt)
         record()
     vals = np.array(values)[:, :len(mats)] if mats else np.zeros((times.size, 0))
     expect = [vals[:, k].real.copy() if herm[k] else vals[:, k].copy() for k in range(len(mats))]

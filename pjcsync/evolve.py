@@ -350,6 +350,24 @@ def dormand_prince(gen: Generator, u: PETSc.Vec, rtol: float, atol: float, t0: f
     return ts
 
 
+def advance_to(ts: PETSc.TS, u: PETSc.Vec, t_out: float, dt: float) -> float:
+    """Integrate ``ts`` from its current time to exactly ``t_out``, starting with the step
+    ``dt``; returns the step size the TS would take next.  A PETSc error, or a TS that stops
+    before ``t_out``, is a failed computation (collective :class:`PjcsyncError`, one line)."""
+    ts.setMaxTime(t_out)
+    ts.setTimeStep(dt)
+    try:
+        ts.solve(u)
+    except PETSc.Error as exc:
+        raise PjcsyncError(f"time integration failed in PETSc (error {exc.ierr}) at t = {ts.getTime():.6g}",
+                           collective=True) from None
+    reason = ts.getConvergedReason()
+    if reason < 0 or abs(ts.getTime() - t_out) > 1e-9 * max(1.0, abs(t_out)):
+        raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
+                           f"(TS reason {reason})", collective=True)
+    return ts.getTimeStep()
+
+
 # --- checkpoints ----------------------------------------------------------------------------------
 
 def _fingerprint(cfg: dict) -> dict:
@@ -543,18 +561,7 @@ def evolve(model: Model, cfg: dict, layout: RowLayout | None = None, rows0: np.n
     t_prev = t0
     for k in range(k0, len(plan.output_times)):
         t_out = plan.output_times[k]
-        ts.setMaxTime(t_out)
-        ts.setTimeStep(dt)
-        try:
-            ts.solve(u)
-        except PETSc.Error as exc:
-            raise PjcsyncError(f"time integration failed in PETSc (error {exc.ierr}) at t = {ts.getTime():.6g}",
-                               collective=True) from None
-        reason = ts.getConvergedReason()
-        if reason < 0 or abs(ts.getTime() - t_out) > 1e-9 * max(1.0, t_out):
-            raise PjcsyncError(f"time integration stopped at t = {ts.getTime():.6g} before {t_out:.6g} "
-                               f"(TS reason {reason})", collective=True)
-        dt = ts.getTimeStep()
+        dt = advance_to(ts, u, t_out, dt)
         Q = (np.asarray(allreduce_sum(ts.getCostIntegral().getArray().copy(), layout.comm), dtype=complex)
              if averages else Q_prev)
         q = probe.both(t_out, probe.raw(u))
