@@ -416,6 +416,17 @@ def check_fits(est: dict, force: bool) -> None:
             f"are available; use more nodes, a lighter method, or --force")
 
 
+def fmt_bytes(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KB`` ... ``2.3 TB`` (binary units)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            if unit == "B":
+                return f"{int(n)} B"
+            return f"{n:.1f} {unit}" if abs(n) < 1e5 else f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
 def _gb(n: float) -> str:
     return f"{n / GIB:.3g} GB" if n < 1e6 * GIB else f"{n / GIB:.2e} GB"
 

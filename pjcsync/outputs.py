@@ -165,12 +165,9 @@ def space_shortfall(path: str | Path, nbytes: float) -> str | None:
     need = 1.01 * float(nbytes) + 2 ** 16
     if free >= need:
         return None
-    return (f"not enough disk space for {str(p)!r}: it needs {_mb(need)}, the file system of "
-            f"{str(parent)!r} has {_mb(free)} free")
-
-
-def _mb(n: float) -> str:
-    return f"{n / 2 ** 20:.2f} MB" if n < 2 ** 30 else f"{n / 2 ** 30:.2f} GB"
+    from .memory import fmt_bytes
+    return (f"not enough disk space for {str(p)!r}: it needs {fmt_bytes(need)}, the file system of "
+            f"{str(parent)!r} has {fmt_bytes(free)} free")
 
 
 def claim_outputs(outputs: list[tuple[str, str | Path, bool | None]], inputs: list) -> list[OutputLock]:

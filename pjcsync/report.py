@@ -11,18 +11,9 @@ import json
 
 import numpy as np
 
+from .memory import fmt_bytes
 from .results import jsonable
 
-
-def fmt_bytes(n: float) -> str:
-    """A byte count for people: ``512 B``, ``1.5 KB`` ... ``2.3 TB`` (binary units)."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            if unit == "B":
-                return f"{int(n)} B"
-            return f"{n:.1f} {unit}" if abs(n) < 1e5 else f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 def format_info(model, est: dict) -> str:
     """``pjcsync info``: sizes and the memory estimate (:func:`pjcsync.memory.estimate`)."""

@@ -305,6 +305,24 @@ def write_points(path: str | Path, points: list[dict], ranks: int = 1, command=N
     ``sweep`` (JSON) describes the sweep the points belong to (:mod:`pjcsync.sweep`).  The file
     is written to ``FILE.tmp-<pid>``, flushed to disk (fsync) and renamed: it is complete or
     absent, and survives the process being killed right after this returns."""
+    def fill(f):
+        if sweep is not None:
+            f.attrs["sweep"] = _dumps(sweep)
+        group = f.create_group("points", track_order=True)
+        for point in sorted(points, key=lambda p: int(p["index"])):
+            g = group.create_group(str(int(point["index"])))
+            write_point(g, point)
+            if point.get("rho") is not None:
+                ds = g.create_dataset("rho", data=np.asarray(point["rho"], dtype=np.complex128))
+                _rho_attrs(ds)
+    return _write_file(path, "points", fill, ranks, command, versions)
+
+
+def _write_file(path: str | Path, kind: str, fill, ranks: int, command, versions: dict | None) -> Path:
+    """A results file of ``kind`` written by this process alone: built in memory (the root
+    attributes, then ``fill(f)`` on the open h5py file), then stored by :func:`_store` to
+    ``FILE.tmp-<pid>``, fsynced and renamed.  Any failure is one :class:`ResultsFileError` and
+    leaves no file."""
     import h5py
     path = Path(path)
     tmp = Path(f"{path}.tmp-{os.getpid()}")
@@ -313,16 +331,8 @@ def write_points(path: str | Path, points: list[dict], ranks: int = 1, command=N
     try:
         buf = io.BytesIO()
         with h5py.File(buf, "w", track_order=True) as f:
-            _root_attrs(f, "points", header)
-            if sweep is not None:
-                f.attrs["sweep"] = _dumps(sweep)
-            group = f.create_group("points", track_order=True)
-            for point in sorted(points, key=lambda p: int(p["index"])):
-                g = group.create_group(str(int(point["index"])))
-                write_point(g, point)
-                if point.get("rho") is not None:
-                    ds = g.create_dataset("rho", data=np.asarray(point["rho"], dtype=np.complex128))
-                    _rho_attrs(ds)
+            _root_attrs(f, kind, header)
+            fill(f)
         _store(buf, tmp, path)
     except Exception as exc:  # noqa: BLE001 - one line for the user
         tmp.unlink(missing_ok=True)
@@ -359,22 +369,10 @@ def write_result(path: str | Path, kind: str, result: dict, ranks: int = 1, comm
     other keys of :data:`POINT_ATTRS`) as JSON attributes, every other key of ``result`` as a
     dataset or a group (the names of the command's ``--json`` output).  Atomic and fsynced as
     :func:`write_points`."""
-    import h5py
-    path = Path(path)
-    tmp = Path(f"{path}.tmp-{os.getpid()}")
-    header = {"ranks": ranks, "versions": versions or software_versions(), "command": command,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    try:
-        buf = io.BytesIO()
-        with h5py.File(buf, "w", track_order=True) as f:
-            _root_attrs(f, kind, header)
-            _write_attrs(f, result)
-            _write_tree(f, {k: v for k, v in result.items() if k not in POINT_ATTRS})
-        _store(buf, tmp, path)
-    except Exception as exc:  # noqa: BLE001 - one line for the user
-        tmp.unlink(missing_ok=True)
-        raise ResultsFileError(f"could not write {str(path)!r}: {_describe(exc)}") from None
-    return path
+    def fill(f):
+        _write_attrs(f, result)
+        _write_tree(f, {k: v for k, v in result.items() if k not in POINT_ATTRS})
+    return _write_file(path, kind, fill, ranks, command, versions)
 
 
 def _rho_attrs(ds) -> None:
