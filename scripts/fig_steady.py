@@ -141,6 +141,69 @@ def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | N
     return "\n".join(lines) + "\n"
 
 
+def point_config_text(curve: dict, levels: int, cap: int, x: float) -> str:
+    """One point of a curve at a fixed n_c = ``levels`` (no sweep), solved with the method the
+    curve's sweep uses up to ``cap``: the input of :func:`cost`."""
+    return "\n".join(["[cavity]", f"levels = {levels}", f"decay = {curve['gamma']!r}",
+                      "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}",
+                      f"decay = {curve['gamma_s']!r}",
+                      "[drive]", f"amplitude = {float(curve['F'])!r}", f"detuning = {float(x)!r}",
+                      "[solver]", f'method = "{method_for(curve, cap)}"']) + "\n"
+
+
+def cost(name: str, spec: dict, timeout: float, ranks: int) -> list[dict]:
+    """Time per point at the paper's resolution, measured: every curve of figure ``name`` solved
+    by ``pjcsync steady --json`` (one rank, the sweep's method) at its paper n_c at two points,
+    the left end of the grid (off resonance) and the cavity resonance omega = omega_0, where the
+    solvers work hardest.  A solve that exceeds ``timeout`` seconds is stopped and reported as a
+    lower bound.  The projection of a curve is the mean of its two solve times (without the
+    interpreter's start, as inside a sweep) times the paper's
+    number of points, divided by ``ranks`` (one point per rank); it leaves out the refinement
+    of points above the edge tolerance at the paper's n_c (``levels = "auto"`` then solves them
+    again at 1.5 times the levels)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    rows = []
+    for k, c in enumerate(spec["curves"]):
+        times = []
+        for x in (float(spec["x"][0]), 0.0):
+            cfg = WORK / f"cost_fig{name}_{k}_x{x:+.4g}.toml"
+            cfg.write_text(point_config_text(c, c["paper_levels"], c["paper_cap"], x))
+            cmd = [sys.executable, "-m", "pjcsync", "steady", str(cfg), "--json", "--quiet"]
+            t0 = time.perf_counter()
+            try:
+                p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                row = {"seconds": None, "stopped_after": timeout}
+            else:
+                wall = time.perf_counter() - t0
+                if p.returncode != 0:
+                    row = {"seconds": round(wall, 1), "error": (p.stderr.strip().splitlines() or ["?"])[-1][:200]}
+                else:
+                    out = json.loads(p.stdout)
+                    sol = out["solver"]
+                    row = {"seconds": round(wall, 2), "solve_seconds": round(sol["seconds"], 3),
+                           "iterations": sol["iterations"], "ksp_type": sol.get("ksp_type"),
+                           "peak_bytes": sol["peak_memory"]["max_rank_bytes"],
+                           "edge_population": out["observables"]["edge_population"]}
+            row.update(figure=name, curve=c["label"], x=x, levels=c["paper_levels"],
+                       N=c["paper_levels"] * 2 ** len(c["deltas"]), load=os.getloadavg()[0])
+            rows.append(row)
+            times.append(row.get("solve_seconds") or row.get("seconds") or timeout)
+            print(f"  cost {name} {c['label']} x = {x:+.3g}: {_cost_text(row)}", flush=True)
+        rows[-1]["projected_curve_seconds"] = round(float(np.mean(times)) * spec["paper_points"] / ranks)
+    return rows
+
+
+def _cost_text(row: dict) -> str:
+    if row.get("seconds") is None:
+        return f"stopped after {row['stopped_after']:.0f} s (N = {row['N']}, load {row['load']:.1f})"
+    if "error" in row:
+        return f"failed after {row['seconds']} s: {row['error']}"
+    return (f"{row['seconds']} s ({row['iterations']} its, {row['ksp_type']}), N = {row['N']}, "
+            f"peak {row['peak_bytes'] / 2**30:.2f} GiB, edge {row['edge_population']:.1e}, load {row['load']:.1f}")
+
+
 def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int) -> tuple[Path, float]:
     """Run (or resume) one sweep; returns its results file and wall time."""
     WORK.mkdir(parents=True, exist_ok=True)
@@ -327,7 +390,22 @@ def main() -> int:
     ap.add_argument("--no-retry", action="store_true", help="leave out the points where the default "
                     "Krylov method fails instead of solving them again with flexible GMRES")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
+    ap.add_argument("--cost", type=float, metavar="TIMEOUT", help="measure instead of drawing: the time of one "
+                    "point per curve at the paper's n_c, off resonance and at resonance (each stopped after "
+                    "TIMEOUT s), and the projected time of the figure at the paper's resolution on --ranks "
+                    "ranks (results/figures/cost_paper.json)")
     args = ap.parse_args()
+    if args.cost:
+        path = WORK / "cost_paper.json"
+        rows = json.loads(path.read_text()) if path.exists() else []
+        for name in args.fig or list(FIGS):
+            new = cost(name, FIGS[name], args.cost, args.ranks)
+            rows = [r for r in rows if r["figure"] != name] + new
+            total = sum(r.get("projected_curve_seconds", 0) for r in new)
+            print(f"fig {name}: projected {total / 3600:.1f} h on {args.ranks} rank(s) at the paper's resolution "
+                  f"(before refining points above {EDGE_TOL:g})", flush=True)
+            path.write_text(json.dumps(rows, indent=1))
+        return 0
     require_matplotlib("fig_steady.py")
     missing = []
     report = {}

@@ -412,3 +412,37 @@ def test_figA1_relaxation_is_slower_for_positive_detuning_and_at_omega0_100():
     for w0 in (50, 100):
         assert gap[w0, 0.5] > 3 * gap[w0, -0.5] and gap[w0, 0.5] > 0.2, gap
     assert gap[100, 0.5] > gap[50, 0.5] and gap[100, 1.0] > gap[50, 1.0], gap
+
+
+# --- fig_steady.py --cost: the measured time per point at the paper's n_c ------------------------
+
+def _fig_steady(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import importlib
+    mod = importlib.import_module("fig_steady")
+    monkeypatch.setattr(mod, "WORK", tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return mod
+
+
+def test_cost_solves_one_point_per_curve_off_and_at_resonance(monkeypatch, tmp_path):
+    mod = _fig_steady(monkeypatch, tmp_path)
+    curve = mod._c("pair", [1.0, -1.0], 0.25, 0.3, 3e-3, 6, 6, paper_levels=6, paper_cap=6)
+    spec = dict(x=(-2.0, 2.0), paper_points=11, curves=[curve])
+    rows = mod.cost("t", spec, timeout=120.0, ranks=2)
+    assert [r["x"] for r in rows] == [-2.0, 0.0]
+    for r in rows:
+        assert "error" not in r, r
+        assert r["N"] == 24 and r["levels"] == 6 and r["iterations"] >= 1 and r["peak_bytes"] > 0
+        assert 0 < r["solve_seconds"] <= r["seconds"]
+    text = (tmp_path / "cost_figt_0_x+0.toml").read_text()
+    assert "levels = 6" in text and "detuning = 0.0" in text and 'method = "direct"' in text
+    assert rows[-1]["projected_curve_seconds"] == round((rows[0]["solve_seconds"] + rows[1]["solve_seconds"]) / 2 * 11 / 2)
+
+
+def test_cost_reports_a_solve_past_its_timeout_as_stopped(monkeypatch, tmp_path):
+    mod = _fig_steady(monkeypatch, tmp_path)
+    curve = mod._c("one", [2.0], 1.0, 0.3, 0.3, 8, 8, paper_levels=8, paper_cap=8)
+    rows = mod.cost("t", dict(x=(-1.0, 1.0), paper_points=5, curves=[curve]), timeout=0.01, ranks=1)
+    assert all(r["seconds"] is None and r["stopped_after"] == 0.01 for r in rows)
+    assert rows[-1]["projected_curve_seconds"] == round(0.01 * 5)
