@@ -33,7 +33,8 @@ Methods: MUMPS (direct) for a curve of M <= 2 qubits whose cap keeps N = 2^M n_c
 else the solver's ``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner,
 single-precision factors from N = 256, the coarse start; docs/performance.md).  Points where
 that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
-solved again in a second sweep with flexible GMRES (``--no-retry``: left out); points left out
+solved again in a second sweep, with MUMPS where N <= 480 at the curve's cap, else with flexible
+GMRES (``--no-retry``: left out); points left out
 are listed per curve in the data file (``not_solved``) and counted on the PNG.
 """
 from __future__ import annotations
@@ -58,6 +59,7 @@ from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, ma
 
 WORK = ROOT / "results" / "figures"
 DIRECT_MAX_N = 240                           # above: krylov (MUMPS fill-in and memory grow fast)
+RETRY_DIRECT_MAX_N = 480                     # failed points up to this N: MUMPS (N = 400: ~3 GB, tens of s)
 
 F8 = dict(deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)
 GA4 = 2.0                                    # Fig. A4: lambda = gamma / 2, so gamma = 2 lambda
@@ -119,7 +121,8 @@ def method_for(curve: dict, cap: int) -> str:
     return "direct" if len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
 
 
-def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | None = None) -> str:
+def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | None = None,
+                method: str | None = None) -> str:
     """The sweep's TOML: ``[cavity] levels = "auto"`` from ``levels`` up to ``cap`` with the
     figures' tolerance EDGE_TOL; ``detunings`` is (start, stop, num) or a list of values.
 
@@ -130,7 +133,7 @@ def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | N
              f"levels_tolerance = {EDGE_TOL!r}", f"decay = {curve['gamma']!r}",
              "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
              "[drive]", f"amplitude = {float(curve['F'])!r}",
-             "[solver]", f'method = "{method_for(curve, cap)}"']
+             "[solver]", f'method = "{method or method_for(curve, cap)}"']
     if ksp_type:
         lines.append(f'ksp_type = "{ksp_type}"')
     lines += ["[sweep]", "warm_start = false", "[sweep.drive]"]
@@ -148,7 +151,7 @@ def point_config_text(curve: dict, levels: int, cap: int, x: float) -> str:
                       "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}",
                       f"decay = {curve['gamma_s']!r}",
                       "[drive]", f"amplitude = {float(curve['F'])!r}", f"detuning = {float(x)!r}",
-                      "[solver]", f'method = "{method_for(curve, cap)}"']) + "\n"
+                      "[solver]", f'method = "{method or method_for(curve, cap)}"']) + "\n"
 
 
 def cost(name: str, spec: dict, timeout: float, ranks: int) -> list[dict]:
@@ -262,9 +265,13 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     failed = [x for x in np.linspace(*grid) if _key(x) not in best]
     if failed and retry and method_for(curve, cap) != "direct":
         # the default BiCGStab can diverge where the Sylvester preconditioner is poor (strong
-        # damping and drive: Figs. 5, A4 near resonance); flexible GMRES converges there, slowly
-        f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_fgmres", config_text(curve, levels, cap, failed, "fgmres"),
-                           ranks, replot, len(failed))
+        # damping and drive: Figs. 5, A4 near resonance), and even flexible GMRES can stall in its
+        # 1000 iterations (Fig. 3 at n_c = 100-150 near omega - omega_0 = 0.3-0.5): MUMPS for the
+        # few failed points where N <= RETRY_DIRECT_MAX_N, flexible GMRES above
+        direct = len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= RETRY_DIRECT_MAX_N
+        f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_{'direct' if direct else 'fgmres'}",
+                           config_text(curve, levels, cap, failed, None if direct else "fgmres",
+                                       "direct" if direct else None), ranks, replot, len(failed))
         seconds += s2
         for p in (pjcsync.load(f2, rho=False)["points"] if f2.exists() else []):
             best[_key(p["parameters"]["drive.detuning"])] = (point_levels(p), p)
@@ -429,7 +436,8 @@ def main() -> int:
             if not ok:
                 missing.append(f"fig {name}: {text}")
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / f"report_{'paper' if args.paper else 'small'}.json").write_text(json.dumps(report, indent=1))
+    path = WORK / f"report_{'paper' if args.paper else 'small'}.json"   # figures run before stay in it
+    path.write_text(json.dumps({**(json.loads(path.read_text()) if path.exists() else {}), **report}, indent=1))
     if missing and args.check:
         print("missing features:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 1
