@@ -151,7 +151,7 @@ def point_config_text(curve: dict, levels: int, cap: int, x: float) -> str:
                       "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}",
                       f"decay = {curve['gamma_s']!r}",
                       "[drive]", f"amplitude = {float(curve['F'])!r}", f"detuning = {float(x)!r}",
-                      "[solver]", f'method = "{method or method_for(curve, cap)}"']) + "\n"
+                      "[solver]", f'method = "{method_for(curve, cap)}"']) + "\n"
 
 
 def cost(name: str, spec: dict, timeout: float, ranks: int) -> list[dict]:
