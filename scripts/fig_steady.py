@@ -29,7 +29,7 @@ missing): the dip of <S^2> at resonance for antisymmetric detunings and not for 
 (Fig. 11, converged points).
 The same features are checked on the data files by tests/test_figures.py.
 
-Methods: MUMPS (direct) for a curve of M <= 2 qubits whose cap keeps N = 2^M n_c <= 240;
+Methods: MUMPS (direct) for a curve whose cap keeps N = 2^M n_c <= 480 (M = 1) or 240 (M = 2);
 else the solver's ``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner,
 single-precision factors from N = 256, the coarse start; docs/performance.md).  Points where
 that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
@@ -58,7 +58,7 @@ from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, ma
                        pyplot, require_matplotlib, resolution_note, save, write_data)
 
 WORK = ROOT / "results" / "figures"
-DIRECT_MAX_N = 240                           # above: krylov (MUMPS fill-in and memory grow fast)
+DIRECT_MAX_N = {1: 480, 2: 240}              # per M, above: krylov (MUMPS fill-in and memory grow fast)
 RETRY_DIRECT_MAX_N = 480                     # failed points up to this N: MUMPS (N = 400: ~3 GB, tens of s)
 
 F8 = dict(deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)
@@ -113,12 +113,15 @@ FIGS = {
 
 def method_for(curve: dict, cap: int) -> str:
     """MUMPS for one or two qubits when every cavity size the curve may reach (up to ``cap``) has
-    N <= DIRECT_MAX_N, else the library's choice (``auto``: MUMPS up to N = 64, above that krylov
+    N <= DIRECT_MAX_N[M], else the library's choice (``auto``: MUMPS up to N = 64, above that krylov
     with its default KSP, preconditioner precision and coarse start, docs/performance.md).
     With three qubits MUMPS is slower already at N = 240 (its fill grows with the qubits' terms):
     Fig. 11, M = 3, n_c = 30, omega - omega_0 = -0.6, nice 19 at load ~8: 114 s against 16 s
-    for krylov (89 BiCGStab iterations)."""
-    return "direct" if len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= DIRECT_MAX_N else "auto"
+    for krylov (89 BiCGStab iterations).  With one qubit MUMPS is the faster up to N = 480:
+    Fig. 3 at the paper's n_c = 100 (N = 200), 296 points by krylov in 913 s on 2 ranks, 5 by
+    MUMPS in 2.7 s (load 5)."""
+    m = len(curve["deltas"])
+    return "direct" if m in DIRECT_MAX_N and cap * 2 ** m <= DIRECT_MAX_N[m] else "auto"
 
 
 def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | None = None,
