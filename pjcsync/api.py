@@ -310,10 +310,8 @@ def steadystate(H, c_ops=None, *, method: str = "auto", initial=None, dims=None,
     if isinstance(problem, Lindbladian):
         state = steady_state(problem, opts.to_dict(), layout, initial=x0)
     else:       # the Tavis-Cummings model: as pjcsync steady (coarse start of the iterative methods)
-        from .options import validate_section
         from .truncation import coarse_started_steady_state
-        cavity = validate_section("cavity", {"levels": problem.levels, "decay": problem.gamma})
-        state = coarse_started_steady_state(problem, opts.to_dict(), cavity, layout, initial=x0)
+        state = coarse_started_steady_state(problem, opts.to_dict(), layout, initial=x0)
     return SteadyStateResult(state, problem)
 
 

@@ -72,9 +72,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       if isinstance(v, str) and v != "auto" else None),
         "levels_tolerance": Key("float", 1e-9, "levels = 'auto': largest population of the top "
                                 "Fock levels (the edge: min(5, n_c / 4) levels) accepted", minimum=0.0),
-        "levels_start": Key("int", 16, "levels = 'auto': the first n_c tried; also the smallest "
-                            "n_c of the coarse solves that start a krylov/sylvester solve "
-                            "([solver] coarse_start)", minimum=2),
+        "levels_start": Key("int", 16, "levels = 'auto': the first n_c tried", minimum=2),
         "levels_max": Key("int", 400, "levels = 'auto': the largest n_c tried; if its edge population "
                           "is still above the tolerance the result is kept with the truncation warning",
                           minimum=2),
@@ -113,8 +111,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         "(docs/performance.md, KSP study: fbcgs, restarted as fgmres if it diverges "
                         "or breaks down); the -ksp_type option overrides it"),
         "coarse_start": Key("bool", True, "krylov and sylvester with the default initial guess and "
-                            "n_c >= 2 levels_start: first solve with ceil(n_c / 2) levels (recursively) "
-                            "and start from that state, zero-padded"),
+                            "n_c >= 2 coarse_levels: first solve with ceil(n_c / 2) levels (recursively) "
+                            "and start from that state, zero-padded; with levels = 'auto' its first n_c"),
+        "coarse_levels": Key("int", 16, "coarse_start: the smallest n_c of the coarse solves", minimum=2),
         "check_tolerance": Key("float", 1e-8,
                                "tolerance of the post-solve checks (trace, hermiticity, positivity)",
                                minimum=0.0),

@@ -278,7 +278,7 @@ def solve_point(model, cfg: dict, layout: RowLayout, initial=None, initial_model
                                       initial_model=initial_model if initial is not None else None,
                                       force=force, log=log)
     else:
-        state = coarse_started_steady_state(model, cfg["solver"], cfg["cavity"], layout, initial=initial,
+        state = coarse_started_steady_state(model, cfg["solver"], layout, initial=initial,
                                             log=log, checkpoint=checkpoint)
     model, layout = state.model, state.layout
     obs = all_observables(model, state.rows(), layout)

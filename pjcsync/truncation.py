@@ -17,8 +17,8 @@ Two uses:
   (``solver["levels"]``).
 * **Coarse start** (:func:`coarse_started_steady_state`, ``[solver] coarse_start``): a fixed
   n_c solved by an iterative method (krylov, sylvester) from the default initial guess first
-  solves ``ceil(n_c / 2)`` levels (recursively, down to ``levels_start``) and starts from that
-  state.  One iteration with half the levels costs about 1/8 (the L0^-1 application is
+  solves ``ceil(n_c / 2)`` levels (recursively, down to ``[solver] coarse_levels``) and starts
+  from that state; with ``levels = "auto"`` so does the first n_c (``levels_start``).  One iteration with half the levels costs about 1/8 (the L0^-1 application is
   ``O(N^3)``), so the coarse solves cost a small fraction; when the state fits in the coarse
   space (few photons), the fine solve starts almost converged (docs/performance.md).  A coarse
   state whose edge population exceeds ``WARM_EDGE_MAX`` starts nothing (measured: such starts
@@ -114,17 +114,16 @@ def edge_population(state: SteadyState) -> tuple[float, np.ndarray]:
     return float(pops[-edge_levels(state.model):].sum()), pops
 
 
-def coarse_started_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, layout: RowLayout,
+def coarse_started_steady_state(model: Model, solver_cfg: dict, layout: RowLayout,
                                 initial=None, log=None, checkpoint=None) -> SteadyState:
     """:func:`~pjcsync.steady.steady_state`, started from the coarse ladder when it applies.
 
     It applies to krylov and sylvester (also chosen by ``auto``) with ``[solver] coarse_start``,
-    no ``initial`` state, the default initial guess, and ``n_c >= 2 levels_start``.  A coarse
+    no ``initial`` state, the default initial guess, and ``n_c >= 2 coarse_levels``.  A coarse
     solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
     the coarse states only start the fine solve, they are never results.  ``checkpoint``
     (:func:`~pjcsync.steady.steady_state`) goes to the fine solve only."""
-    start = cavity_cfg.get("levels_start", 16)
-    ladder = coarse_ladder(model.levels, start)
+    ladder = coarse_ladder(model.levels, solver_cfg.get("coarse_levels", 16))
     comm = layout.comm
     ladder = [c for c in ladder if c * 2 ** model.M >= comm.Get_size()]
     if (initial is not None or not solver_cfg.get("coarse_start", True) or not ladder
@@ -243,7 +242,7 @@ def adaptive_steady_state(model: Model, solver_cfg: dict, cavity_cfg: dict, comm
         elif steps:
             state = steady_state(m, cold_cfg, lay)
         else:
-            state = coarse_started_steady_state(m, cold_cfg, cavity_cfg, lay, log=log)
+            state = coarse_started_steady_state(m, cold_cfg, lay, log=log)
         edge, pops = edge_population(state)
         steps.append({**_step_record(state, edge), "started_from_previous": init is not None})
         if log:

@@ -61,7 +61,7 @@ def _observe(cfg) -> dict:
         st = periodic_steady_state(model, cfg, layout)
     else:                         # as pjcsync steady: the coarse start of an iterative solve
         from pjcsync.truncation import coarse_started_steady_state
-        st = coarse_started_steady_state(model, cfg["solver"], cfg["cavity"], layout)
+        st = coarse_started_steady_state(model, cfg["solver"], layout)
     seconds = time.perf_counter() - t0
     obs = basic_observables(model, st.rows(), layout)
     if model.M >= 2:

@@ -13,7 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+# one BLAS thread in the pytest process too (its in-process references: QuTiP, dense numpy), as
+# in the subprocesses (_env): on a loaded 2-core machine two OpenBLAS threads spun against each
+# other (test_levels_auto_matches_converged_qutip: 0 % CPU, 150,000 context switches, minutes)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MPIRUN = str(ROOT / "scripts" / "mpirun.sh")

@@ -131,8 +131,7 @@ def test_levels_auto_refused_where_it_cannot_apply(tmp_path):
 def test_coarse_start_agrees_with_qutip(tmp_path, ranks):
     """A fixed n_c = 50 by krylov with the coarse start (25 levels first) gives QuTiP's state
     at n_c = 50, and records the coarse solve; without it the same numbers come out."""
-    base = fig8_text('[solver]\nmethod = "krylov"\n', levels=50).replace(
-        "levels = 50", "levels = 50\nlevels_start = 20")
+    base = fig8_text('[solver]\nmethod = "krylov"\ncoarse_levels = 20\n', levels=50)
     d = cli_json(["steady", write_config(tmp_path, base)], ranks)
     steps = d["solver"]["coarse_start"]
     assert [s["levels"] for s in steps] == [25]
@@ -145,6 +144,25 @@ def test_coarse_start_agrees_with_qutip(tmp_path, ranks):
     for out in (d, cold):
         assert abs(out["observables"]["n"] - ref["n"]) < 1e-8
         assert abs(out["observables"]["sigma"][0][2] - ref["sz1"]) < 1e-8
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_auto_levels_first_step_is_coarse_started(tmp_path, ranks):
+    """levels = "auto" starting at 50 levels solves its first n_c with the coarse start (from
+    coarse_levels = 16: 25 levels first), as a fixed n_c = 50 does; before, levels_start was
+    also the ladder's floor and a start of 50 was solved cold (Fig. 5 at the paper's 100 levels:
+    70-90 s per point cold against 1.5 s coarse-started)."""
+    text = fig8_text('[solver]\nmethod = "krylov"\n', levels='"auto"').replace(
+        'levels = "auto"', 'levels = "auto"\nlevels_start = 50')
+    d = cli_json(["steady", write_config(tmp_path, text)], ranks)
+    assert d["solver"]["levels"]["chosen"] == 50
+    assert [s["levels"] for s in d["solver"]["coarse_start"]] == [25]
+    cold = cli_json(["steady", write_config(tmp_path, text, "c.toml"), "--set", "solver.coarse_start=false"], ranks)
+    assert "coarse_start" not in cold["solver"]
+    assert d["solver"]["iterations"] < cold["solver"]["iterations"] / 2
+    ref = qutip_observables(50, [1.0, -1.0], 0.25, 0.3, 3e-3)
+    for out in (d, cold):
+        assert abs(out["observables"]["n"] - ref["n"]) < 1e-8
 
 
 def test_krylov_settings():
@@ -205,7 +223,7 @@ def test_coarse_ladder_stops_on_a_fat_tail(tmp_path):
     """Fig. 11 with one qubit at resonance (tens of photons): 16 levels are far too few and the
     tail too flat for 32 to be well truncated, so the ladder stops after 16 levels and the fine
     solve starts cold -- and still agrees with the solve without the coarse start."""
-    text = ("[cavity]\nlevels = 64\ndecay = 0.2\nlevels_start = 16\n[qubits]\ndetuning = [1.0]\n"
+    text = ("[cavity]\nlevels = 64\ndecay = 0.2\n[qubits]\ndetuning = [1.0]\n"
             "decay = 0.2\n[drive]\namplitude = 0.77\n[solver]\nmethod = \"krylov\"\n")
     d = cli_json(["steady", write_config(tmp_path, text)])
     steps = d["solver"]["coarse_start"]
