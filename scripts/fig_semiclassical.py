@@ -273,8 +273,10 @@ def plot(name: str, spec: dict, data: dict, path: Path) -> None:
         else:
             ax.legend(fontsize=8)
     levs = [p["levels"] for r in data["rwa"] if r is not None for p in r]
+    nrwa = max((len(r) for r in data["rwa"] if r is not None), default=0)   # the RWA grid may be coarser
     note = resolution_note(bool(data.get("paper", False)), f"{len(x)} semiclassical points" + (
-        f"; RWA $n_c$ = {min(levs)}-{max(levs)} per point" if levs else ""))
+        f"; RWA {nrwa} points, $n_c$ = {min(levs)}" + (f"-{max(levs)} per point" if max(levs) > min(levs) else "")
+        if levs else ""))
     fig.suptitle((spec["title"] if name != "A5" else r"Fig. A5: $\epsilon/\gamma$ of Fig. 11's semiclassical minima")
                  + "\n" + note, fontsize=11)
     save(fig, path)
