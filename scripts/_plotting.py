@@ -118,11 +118,14 @@ def curve(label: str, kind: str, x, values: dict, levels=None, edge=None, parame
             "marked": [False] * n if edge is None else marked(edge), "values": values}
 
 
-def write_data(png: str | Path, figure: str, script: str, paper: bool, parameters: dict, curves: list) -> Path:
-    """Write ``docs/figures/data/<png stem>.json`` (module docstring) and return its path."""
-    DATA.mkdir(parents=True, exist_ok=True)
+def write_data(png: str | Path, figure: str, script: str, paper: bool, parameters: dict, curves: list,
+               folder: str | Path | None = None) -> Path:
+    """Write ``docs/figures/data/<png stem>.json`` (module docstring; ``folder``: another folder
+    than docs/figures/data, e.g. ``<out>/data`` of a script run with ``--out``) and return its path."""
+    folder = Path(folder) if folder is not None else DATA
+    folder.mkdir(parents=True, exist_ok=True)
     png = Path(png)
-    path = DATA / f"{png.stem}.json"
+    path = folder / f"{png.stem}.json"
     doc = {"figure": figure, "png": png.name, "script": script, "resolution": "paper" if paper else "small",
            "edge_tol": EDGE_TOL, "parameters": parameters, "curves": curves}
     path.write_text(json.dumps(_plain(doc), indent=None, separators=(",", ":")))

@@ -3,19 +3,31 @@ RWA steady state.
 
     .venv/bin/python scripts/fig_rate.py                 # all four, small grids (a few minutes)
     .venv/bin/python scripts/fig_rate.py --fig 3 --fig 12 --points 161 --levels 60
-    .venv/bin/python scripts/fig_rate.py --full          # the paper's sizes (long; Fig. 12 to M = 4)
+    .venv/bin/python scripts/fig_rate.py --full --ranks 2    # the paper's sizes (long; Fig. 12 to M = 4)
+    .venv/bin/python scripts/fig_rate.py --full --fig 12 --reduced-curve 2 --reduced-curve 3
+                                                         # M = 1, 2 at the paper's n_c, M = 3, 4 reduced
+    FIG_MPIRUN=srun .venv/bin/python scripts/fig_rate.py --full --ranks 64   # a cluster (SLURM)
     .venv/bin/python scripts/fig_rate.py --replot        # redraw from docs/figures/fig*_rate.npz
 
-For every parameter point the exact curve is ``pjcsync.steady.steady_state`` (``--exact-method``,
-default ``krylov``, ``direct`` where that fails, and ``direct`` for Fig. 4, whose weak damping
-stalls the Krylov solver; every MUMPS factor is freed after its point) and the series come from
-``pjcsync.rate.rate_series``; both run in this single process.  n_c per point: the figure's ``levels``, raised 1.5x while the
-edge population exceeds 1e-6, up to its ``cap``; points still above are marked (scripts/_plotting.py).
-A series is drawn as a curve where the relative residual of its best partial sum is at most 1e-4
-(there it matches the exact curve to about 1e-4: the usable part of an asymptotic series, even
-where it does not converge to ``rtol``); elsewhere its best partial sum is a faint cross.
-The computed curves are saved next to the PNGs (``docs/figures/figN_rate.npz``, and the common data
-file ``docs/figures/data/figN_rate.json``).
+For every parameter point the exact curve is ``pjcsync.steady.steady_state`` (``--exact-method``;
+default ``krylov`` on the reduced grids, ``direct`` for Fig. 4, whose weak damping stalls the
+Krylov solver, and with ``--full`` ``direct`` for Figs. 3, 10 and Fig. 12's M <= 2, where MUMPS
+is several times cheaper than the Krylov solver at n_c >= 100 (scripts/bench_fig_rate.py); a
+failed solve is retried with ``direct``; every MUMPS factor is freed after its point) and the
+series come from ``pjcsync.rate.rate_series``.  n_c per point: the figure's ``levels``, raised
+1.5x while the edge population exceeds 1e-6, up to its ``cap``; points still above are marked
+(scripts/_plotting.py).  A series is drawn as a curve where the relative residual of its best
+partial sum is at most 1e-4 (there it matches the exact curve to about 1e-4: the usable part of
+an asymptotic series, even where it does not converge to ``rtol``); elsewhere its best partial
+sum is a faint cross.
+
+Points: every (curve, detuning) is one independent point (:func:`run_points`): with ``--ranks R``
+(or under ``mpirun -n R``) each rank computes whole points alone, its PETSc objects on
+``COMM_SELF``; each finished point is written at once to
+``results/figures/rate/fig<N>_<paper|small>/`` (``--cache``) and a rerun computes only the
+missing ones (resume; ``--fresh`` starts over, e.g. after a change to pjcsync).  Rank 0 writes
+the outputs: the computed curves next to the PNGs (``docs/figures/figN_rate.npz``) and the
+common data file ``<out>/data/figN_rate.json``.
 
 Parameters (units of lambda, from the paper's captions): Fig. 3: M = 1, Delta = 2, F = 1,
 gamma = gamma_s = 0.3, <S_x>; Fig. 4: gamma = gamma_s = 0.005, F = 0.1 and 0.2, <S_x>, (R);
@@ -25,6 +37,13 @@ Fig. 10: Fig. 8's parameters (Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +52,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+CACHE = ROOT / "results" / "figures" / "rate"     # one JSON per computed point: fig<N>_<paper|small>/
 
 from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, pyplot,  # noqa: E402
                        require_matplotlib, resolution_note, save, write_data)
@@ -42,6 +62,7 @@ USABLE = 1e-4   # a series' best partial sum is drawn as a curve where its relat
 FIGS = {
     3: dict(title=r"Fig. 3: RWA vs (R), (R)*; $\Delta=2$, $F=1$, $\gamma=\gamma_s=0.3$", xrange=(-4.0, 4.0),
             levels=60, full_levels=100, cap=120, full_cap=160, points=81, full_points=321, series=("rate", "rate*"),
+            full_exact="direct",
             curves=[dict(label="", deltas=[2.0], F=1.0, gamma=0.3, gamma_s=0.3)], obs=("Sx",)),
     4: dict(title=r"Fig. 4: RWA vs (R); $\Delta=2$, $\gamma=\gamma_s=0.005$", xrange=(-4.0, 4.0),
             levels=30, full_levels=60, cap=150, full_cap=200, points=161, full_points=801, series=("rate",),
@@ -50,13 +71,15 @@ FIGS = {
                     dict(label="$F=0.2$", deltas=[2.0], F=0.2, gamma=0.005, gamma_s=0.005)], obs=("Sx",)),
     10: dict(title=r"Fig. 10: RWA vs (R), (R)*; Fig. 8: $\Delta=\pm1$, $F=0.25$, $\gamma=0.3$, $\gamma_s=3\cdot10^{-3}$", xrange=(-3.0, 3.0),
              levels=16, full_levels=30, cap=40, full_cap=45, points=81, full_points=241, series=("rate", "rate*"),
+             full_exact="direct",
              curves=[dict(label="", deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)],
              obs=("S1x", "S2")),
     12: dict(title=r"Fig. 12: RWA vs (R)*; $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$",
              xrange=(-3.0, 5.0), levels=30, full_levels=100, cap=60, full_cap=150, points=61, full_points=241,
              series=("rate*",),
              curves=[dict(label=f"$M={m}$", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2,
-                          levels=(30, 30, 16, 12)[m - 1], cap=(120, 60, 30, 15)[m - 1]) for m in (1, 2, 3, 4)],
+                          levels=(30, 30, 16, 12)[m - 1], cap=(120, 60, 30, 15)[m - 1],
+                          full_exact=("direct", "direct", "krylov", "krylov")[m - 1]) for m in (1, 2, 3, 4)],
              obs=("Sx",)),
 }
 
@@ -96,7 +119,8 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
                                              "max_iterations": 1000}, layout)
                 rho = state.rows().copy()
                 state.rho.destroy()
-                PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
+                PETSc.garbage_cleanup(layout.comm)   # petsc4py 3.18 defers destruction: free each MUMPS
+                # factor (on COMM_SELF: a COMM_WORLD cleanup is collective, and ranks solve different points)
                 break
             except PjcsyncError as exc:
                 print(f"exact {method} failed at x = {det:g}, n_c = {levels}: {str(exc)[:160]}", file=sys.stderr)
@@ -107,32 +131,169 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
         levels = min(cap, int(np.ceil(1.5 * levels)))
 
 
-def compute(fig: int, spec: dict, levels: int, cap: int, points: int, exact_method: str) -> dict:
+def compute_point(p: dict) -> dict:
+    """One point of a curve (a JSON-able dict, see :func:`points`): the exact steady state with its
+    n_c and edge population, and each series' observables, status and best relative residual."""
     from pjcsync.rate import rate_series
+    model, rho, edge = exact_point(p, p["x"], p["levels"], p["cap"], p["exact"])
+    out = {"levels": model.levels, "edge": edge, "exact": observables(model, rho), "series": {}}
+    for method in p["series"]:
+        s = rate_series(model.hamiltonian(), model.collapse_operators(), star=(method == "rate*"))
+        out["series"][method.replace("*", "star")] = {
+            "obs": observables(model, s.density_matrix()), "ok": s.info["status"] == "converged",
+            "rel": s.info["best_relative_residual"]}
+    return out
 
-    x = np.linspace(*spec["xrange"], points)
+
+def curve_sizes(spec: dict, c: dict, levels: int, cap: int, reduced: bool) -> tuple[int, int]:
+    """(start n_c, cap) of one curve: the curve's own reduced sizes (Fig. 12) where the figure runs
+    at its reduced ``levels`` or the curve is ``reduced`` (``--reduced-curve``), else the figure's."""
+    if "levels" in c and (reduced or levels == spec["levels"]):
+        return c["levels"], max(c["cap"], c["levels"])
+    if reduced:
+        return spec["levels"], max(spec["cap"], spec["levels"])
+    return levels, max(cap, levels)
+
+
+def exact_method(spec: dict, c: dict, full: bool, reduced: bool, override: str | None) -> str:
+    """The exact solver of a curve: ``--exact-method``, else with ``--full`` (curves not reduced)
+    the curve's or figure's ``full_exact``, else the figure's ``exact`` (default krylov)."""
+    if override:
+        return override
+    if full and not reduced and (c.get("full_exact") or spec.get("full_exact")):
+        return c.get("full_exact") or spec["full_exact"]
+    return spec.get("exact", "krylov")
+
+
+def points(fig: int, spec: dict, x: np.ndarray, levels: int, cap: int, full: bool, reduced: set,
+           override: str | None) -> list[dict]:
+    """Every (curve, detuning) of the figure as a point of :func:`run_points`: all that fixes its
+    result (the point's cache key)."""
+    out = []
+    for ci, c in enumerate(spec["curves"]):
+        lev0, cap_c = curve_sizes(spec, c, levels, cap, ci in reduced)
+        method = exact_method(spec, c, full, ci in reduced, override)
+        out += [{"fig": fig, "curve": ci, "deltas": list(c["deltas"]), "F": c["F"], "gamma": c["gamma"],
+                 "gamma_s": c["gamma_s"], "x": float(det), "levels": lev0, "cap": cap_c, "exact": method,
+                 "series": list(spec["series"])} for det in x]
+    return out
+
+
+def _point_file(cache: Path, key: str) -> Path:
+    """``<cache>/<readable slug of the key>-<12 hex digits of sha1(key)>.json``."""
+    slug = re.sub(r"[^A-Za-z0-9.+-]+", "_", key).strip("_")[:60]
+    return cache / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
+
+
+def _load_point(cache: Path, key: str):
+    """(True, value) if the point's file exists and holds this key, else (False, None)."""
+    try:
+        doc = json.loads(_point_file(cache, key).read_text())
+    except (OSError, ValueError):
+        return False, None
+    return (True, doc["value"]) if isinstance(doc, dict) and doc.get("key") == key else (False, None)
+
+
+def run_points(pts: list[dict], compute_one, cache: Path, cost) -> list | None:
+    """``compute_one(p)`` (a JSON-able dict) for every point not yet in ``cache``, dealt to the MPI
+    ranks of COMM_WORLD (heaviest ``cost(p)`` first, each to the least loaded rank); collective.
+    Each finished point is written at once to its own file (``{"key": canonical JSON of p,
+    "value": ...}``, temporary file then rename: atomic), so a rerun computes only the missing
+    points.  Returns the values in the order of ``pts`` on rank 0, None on the other ranks.  An
+    exception on any rank prints one line naming the point and ends the whole job with exit 1
+    (MPI_Abort with several ranks: no rank is left waiting in the final gather).
+
+    A minimal local version of the shared helper scripts/_points.py (being written in parallel;
+    same file names and format, so a cache stays valid when this script switches to it)."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    keys = [json.dumps(p, sort_keys=True, separators=(",", ":")) for p in pts]
+    share = None
+    if rank == 0:
+        cache.mkdir(parents=True, exist_ok=True)
+        todo = [i for i, k in enumerate(keys) if not _load_point(cache, k)[0]]
+        load, share = [0.0] * size, [[] for _ in range(size)]
+        for i in sorted(todo, key=lambda i: -cost(pts[i])):
+            r = min(range(size), key=lambda r: (load[r], r))
+            share[r].append(i)
+            load[r] += cost(pts[i])
+        share = [sorted(s) for s in share]
+        print(f"  {len(keys) - len(todo)} of {len(keys)} point(s) cached in {cache}, {len(todo)} to compute "
+              f"on {size} rank(s)", file=sys.stderr, flush=True)
+    share = comm.bcast(share, root=0)
+    mine = {}
+    for j, i in enumerate(share[rank]):
+        t0 = time.perf_counter()
+        try:
+            value = json.loads(json.dumps(compute_one(pts[i])))
+            path = _point_file(cache, keys[i])
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp.write_text(json.dumps({"key": keys[i], "value": value}))
+            os.replace(tmp, path)
+        except Exception as exc:        # one line, then the whole job ends (no rank left waiting)
+            where = f" (rank {rank} of {size})" if size > 1 else ""
+            print(f"fig_rate.py: error{where}: point {keys[i]}: {' '.join(str(exc).split()) or type(exc).__name__}",
+                  file=sys.stderr, flush=True)
+            if size > 1:
+                comm.Abort(1)
+            sys.exit(1)
+        mine[i] = value
+        if rank == 0:
+            print(f"  point {i + 1}/{len(keys)} done in {time.perf_counter() - t0:.1f} s "
+                  f"(rank 0: {j + 1} of {len(share[0])})", file=sys.stderr, flush=True)
+    gathered = comm.gather(mine, root=0)
+    if rank != 0:
+        return None
+    new = {i: v for part in gathered for i, v in part.items()}
+    values = []
+    for i, k in enumerate(keys):
+        ok, v = (True, new[i]) if i in new else _load_point(cache, k)
+        if not ok:
+            raise RuntimeError(f"point {k} missing from {cache} after the run")
+        values.append(v)
+    return values
+
+
+def point_cost(p: dict) -> float:
+    """Relative cost of a point for dealing the points to the ranks: N^3 at its start n_c
+    (N = n_c 2^M; the dense series and the sparse factorizations grow about so)."""
+    return float(p["levels"] * 2 ** len(p["deltas"])) ** 3
+
+
+def compute(fig: int, spec: dict, levels: int, cap: int, npoints: int, full: bool, reduced: set,
+            override: str | None, cache: Path) -> dict | None:
+    """Every point of the figure over the MPI ranks (:func:`run_points`, cached in ``cache``);
+    rank 0 returns the arrays saved in figN_rate.npz, the other ranks None."""
+    from mpi4py import MPI
+    x = np.linspace(*spec["xrange"], npoints)
+    pts = points(fig, spec, x, levels, cap, full, reduced, override)
+    rank0 = MPI.COMM_WORLD.Get_rank() == 0
+    t0 = time.perf_counter()
+    values = run_points(pts, compute_point, cache, point_cost)
+    if not rank0:
+        return None
     data = {"x": x, "labels": [], "levels": levels}
     for ci, c in enumerate(spec["curves"]):
         data["labels"].append(c["label"])
-        t0 = time.perf_counter()
-        lev0, cap_c = (levels, cap) if "levels" not in c or levels != spec["levels"] else (c["levels"], c["cap"])
-        for det_i, det in enumerate(x):
-            model, rho, edge = exact_point(c, det, lev0, max(cap_c, lev0), exact_method)
-            for k, v in observables(model, rho).items():
-                data.setdefault(f"exact_{k}_{ci}", np.full(points, np.nan))[det_i] = v
-            data.setdefault(f"edge_{ci}", np.full(points, np.nan))[det_i] = edge
-            data.setdefault(f"levels_{ci}", np.zeros(points, int))[det_i] = model.levels
+        for det_i, v in enumerate(values[ci * npoints:(ci + 1) * npoints]):
+            for k, val in v["exact"].items():
+                data.setdefault(f"exact_{k}_{ci}", np.full(npoints, np.nan))[det_i] = val
+            data.setdefault(f"edge_{ci}", np.full(npoints, np.nan))[det_i] = v["edge"]
+            data.setdefault(f"levels_{ci}", np.zeros(npoints, int))[det_i] = v["levels"]
             for method in spec["series"]:
-                s = rate_series(model.hamiltonian(), model.collapse_operators(), star=(method == "rate*"))
                 tag = method.replace("*", "star")
-                for k, v in observables(model, s.density_matrix()).items():
-                    data.setdefault(f"{tag}_{k}_{ci}", np.full(points, np.nan))[det_i] = v
-                data.setdefault(f"{tag}_ok_{ci}", np.zeros(points, bool))[det_i] = s.info["status"] == "converged"
-                data.setdefault(f"{tag}_rel_{ci}", np.full(points, np.nan))[det_i] = s.info["best_relative_residual"]
+                sv = v["series"][tag]
+                for k, val in sv["obs"].items():
+                    data.setdefault(f"{tag}_{k}_{ci}", np.full(npoints, np.nan))[det_i] = val
+                data.setdefault(f"{tag}_ok_{ci}", np.zeros(npoints, bool))[det_i] = sv["ok"]
+                data.setdefault(f"{tag}_rel_{ci}", np.full(npoints, np.nan))[det_i] = sv["rel"]
         e = data[f"edge_{ci}"]
-        print(f"fig {fig} {c['label'] or 'curve'}: {points} points, n_c {data[f'levels_{ci}'].min()}-"
-              f"{data[f'levels_{ci}'].max()}, {time.perf_counter() - t0:.1f} s, {int(np.sum(e > EDGE_TOL))} point(s) "
+        print(f"fig {fig} {c['label'] or 'curve'}: {npoints} points, n_c {data[f'levels_{ci}'].min()}-"
+              f"{data[f'levels_{ci}'].max()}, {int(np.sum(e > EDGE_TOL))} point(s) "
               f"with edge population > {EDGE_TOL:g} (largest {np.nanmax(e):.1e})", flush=True)
+    print(f"fig {fig}: {len(pts)} points in {time.perf_counter() - t0:.1f} s on "
+          f"{MPI.COMM_WORLD.Get_size()} rank(s)", flush=True)
     data["ncurves"] = len(spec["curves"])
     return data
 
@@ -168,18 +329,37 @@ def plot(fig: int, spec: dict, data: dict, out: Path, paper: bool) -> None:
         pad = 0.25 * (hi - lo + 1e-3)
         ax.set_ylim(lo - pad, hi + pad)   # diverged partial sums may run off the scale
         ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
-    lev = np.concatenate([data[f"levels_{ci}"] for ci in range(int(data["ncurves"]))])
-    nc = f"{lev.min()}" if lev.min() == lev.max() else f"{lev.min()}-{lev.max()} per point"
-    figure.suptitle(spec["title"] + "\n" + resolution_note(paper, f"{len(x)} points, $n_c$ = {nc}") +
+    figure.suptitle(spec["title"] + "\n" + note(spec, data, paper) +
                     "; series drawn where the relative residual\nof their best partial sum is $\\leq 10^{-4}$",
                     fontsize=10)
     save(figure, out)
+
+
+def _nc(lev: np.ndarray, per_point: str = " per point") -> str:
+    return f"{lev.min()}" if lev.min() == lev.max() else f"{lev.min()}-{lev.max()}{per_point}"
+
+
+def note(spec: dict, data: dict, paper: bool) -> str:
+    """The resolution line of the title; with ``--reduced-curve`` it names the curves at the
+    paper's n_c and those at the reduced one (all on the paper's detuning grid)."""
+    n = int(data["ncurves"])
+    lev = lambda cis: np.concatenate([data[f"levels_{ci}"] for ci in cis])   # noqa: E731
+    reduced = [int(ci) for ci in data.get("reduced_curves", [])]
+    if not paper or not reduced:
+        return resolution_note(paper, f"{len(data['x'])} points, $n_c$ = {_nc(lev(range(n)))}")
+    full = [ci for ci in range(n) if ci not in reduced]
+    name = lambda cis: ", ".join(str(data["labels"][ci]).strip("$") for ci in cis)   # noqa: E731
+    return (resolution_note(True, f"{len(data['x'])} points; ${name(full)}$: $n_c$ = {_nc(lev(full), '')}") +
+            f"; reduced $n_c$ for ${name(reduced)}$: {_nc(lev(reduced), '')}")
 
 
 def write(fig: int, spec: dict, data: dict, png: Path, paper: bool) -> Path:
     curves = []
     for ci, c in enumerate(spec["curves"][: int(data["ncurves"])]):
         params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
+        reduced = [int(i) for i in data.get("reduced_curves", [])]
+        if reduced:          # --reduced-curve: which curves are at the paper's n_c
+            params["resolution"] = "small" if ci in reduced else "paper"
         x, lev, edge = data["x"], data[f"levels_{ci}"], data[f"edge_{ci}"]
         vals = {k[len("exact_"):-len(f"_{ci}")]: data[k] for k in data if k.startswith("exact_") and k.endswith(f"_{ci}")}
         curves.append(data_curve(c["label"] or "RWA", "rwa", x, vals, lev, edge, params))
@@ -192,30 +372,68 @@ def write(fig: int, spec: dict, data: dict, png: Path, paper: bool) -> Path:
                                      x, vals, lev, edge, dict(params, usable_relative_residual=USABLE)))
     return write_data(png, str(fig), "fig_rate.py", paper,
                       {"title": spec["title"], "x_range": spec["xrange"], "x_unit": "lambda",
-                       "series": list(spec["series"])}, curves)
+                       "series": list(spec["series"])}, curves, folder=png.parent / "data")
+
+
+def relaunch(ranks: int, argv: list[str]) -> int:
+    """Run this script again under ``ranks`` MPI ranks (FIG_MPIRUN, e.g. "srun" inside a SLURM
+    allocation, else scripts/mpirun.sh); the child gets ``--ranks 1`` (argparse: the last wins)."""
+    launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = [*launcher, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()), *argv, "--ranks", "1"]
+    return subprocess.run(cmd, env=env).returncode
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fig", type=int, action="append", choices=sorted(FIGS), help="figure(s) to draw")
     ap.add_argument("--points", type=int, help="detuning points per curve")
-    ap.add_argument("--levels", type=int, help="cavity levels n_c")
+    ap.add_argument("--levels", type=int, help="cavity levels n_c (start)")
+    ap.add_argument("--cap", type=int, help="largest n_c a point is raised to (default: the figure's)")
     ap.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
+    ap.add_argument("--reduced-curve", type=int, action="append", default=[], metavar="I",
+                    help="with --full: curve I (0-based) at its reduced cavity sizes, on the paper's grid "
+                    "(repeatable; the title says which curves)")
     ap.add_argument("--exact-method", help="[solver] method of the exact curve (default: krylov; direct for "
-                    "Fig. 4, whose weak damping stalls the Krylov solver)")
+                    "Fig. 4, whose weak damping stalls the Krylov solver, and with --full for Figs. 3, 10, 12 M <= 2)")
+    ap.add_argument("--ranks", type=int, default=1, help="MPI ranks, one point per rank at a time "
+                    "(re-runs this script under FIG_MPIRUN or scripts/mpirun.sh)")
+    ap.add_argument("--cache", help=f"folder of the computed points (default: {CACHE.relative_to(ROOT)})")
+    ap.add_argument("--fresh", action="store_true", help="delete the cached points of these figures first")
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz files")
     args = ap.parse_args(argv)
+    for name in ("points", "levels", "cap", "ranks"):
+        v = getattr(args, name)
+        if v is not None and v < (2 if name == "levels" else 1):
+            print(f"fig_rate.py: error: --{name} must be at least {2 if name == 'levels' else 1}, not {v}",
+                  file=sys.stderr)
+            return 2
+    figs = args.fig or sorted(FIGS)
+    bad = [i for i in args.reduced_curve if not args.full or len(figs) != 1 or not 0 <= i < len(FIGS[figs[0]]["curves"])]
+    if bad:
+        print(f"fig_rate.py: error: --reduced-curve {bad[0]} needs --full, one --fig and a curve index of that "
+              f"figure", file=sys.stderr)
+        return 2
     require_matplotlib("fig_rate.py")
+    if args.ranks > 1 and not args.replot:
+        return relaunch(args.ranks, argv)
 
     import petsc4py
     petsc4py.init([sys.argv[0]])
+    from mpi4py import MPI
+    rank0 = MPI.COMM_WORLD.Get_rank() == 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for fig in args.fig or sorted(FIGS):
+    cache_root = Path(args.cache) if args.cache else CACHE
+    if rank0:
+        out.mkdir(parents=True, exist_ok=True)
+    for fig in figs:
         spec = FIGS[fig]
         npz = out / f"fig{fig}_rate.npz"
         if args.replot:
+            if not rank0:
+                continue
             if not npz.is_file():
                 print(f"fig_rate: {npz} not found: run without --replot first", file=sys.stderr)
                 return 2
@@ -227,11 +445,22 @@ def main(argv=None) -> int:
                 data.setdefault(f"levels_{ci}", np.full(len(data["x"]), int(data["levels"])))
         else:
             levels = args.levels or spec["full_levels" if args.full else "levels"]
-            cap = max(levels, spec["full_cap" if args.full else "cap"])
-            points = args.points or spec["full_points" if args.full else "points"]
-            data = compute(fig, spec, levels, cap, points, args.exact_method or spec.get("exact", "krylov"))
+            cap = max(levels, args.cap or spec["full_cap" if args.full else "cap"])
+            if args.cap:       # --cap: every curve's largest n_c
+                spec = dict(spec, curves=[dict(c, cap=args.cap) for c in spec["curves"]])
+            npoints = args.points or spec["full_points" if args.full else "points"]
+            cache = cache_root / f"fig{fig}_{'paper' if args.full else 'small'}"
+            if args.fresh and rank0 and cache.exists():
+                shutil.rmtree(cache)
+            MPI.COMM_WORLD.Barrier()
+            data = compute(fig, spec, levels, cap, npoints, args.full, set(args.reduced_curve),
+                           args.exact_method, cache)
+            if not rank0:
+                continue
             data["labels"] = np.array(data["labels"], dtype=str)
             data["paper"] = bool(args.full)
+            if args.reduced_curve:
+                data["reduced_curves"] = np.array(sorted(set(args.reduced_curve)), int)
             np.savez(npz, **data)
         png = out / f"fig{fig}_rate.png"
         paper = bool(data.get("paper", False))
