@@ -1,14 +1,21 @@
 #!/usr/bin/env python
 """Redraw the paper's lab-frame figures (Figs. 1, 2, A1, A3 and the lab-frame curves of Fig. 8).
 
-The data are computed with pjcsync's Python API (one process; the lab frame's long-time limit
-is the periodic steady state of :mod:`pjcsync.floquet`, period-averaged, instead of 2 x 10^4
-integrated periods; Figs. A1 and A3 are time integrations with :mod:`pjcsync.evolve`), written
-to ``docs/figures/data/<fig>.json`` and plotted from those files to ``docs/figures/<fig>.png``.
+The data are computed with pjcsync's Python API (the lab frame's long-time limit is the periodic
+steady state of :mod:`pjcsync.floquet`, period-averaged, instead of 2 x 10^4 integrated periods;
+Figs. A1 and A3 are time integrations with :mod:`pjcsync.evolve`), written to
+``docs/figures/data/lab_<name>.json`` and plotted from those files to ``docs/figures/<fig>.png``.
+
+Every figure is a list of independent points (one steady state, periodic steady state or time
+integration each), computed by scripts/_points.py: with ``--ranks R`` (or under ``mpirun -n R``)
+each rank computes whole points alone (its PETSc objects on COMM_SELF), each finished point is
+written at once to ``results/figures/lab/<name>_<paper|small>/`` and a rerun computes only the
+missing ones (resume; ``--fresh`` starts over, e.g. after a change to pjcsync).
 
     .venv/bin/python scripts/fig_evolve.py                 # all, small grids (a few minutes)
     .venv/bin/python scripts/fig_evolve.py --figs 2,A1     # some
-    .venv/bin/python scripts/fig_evolve.py --paper         # the paper's resolution (100 levels, ...)
+    .venv/bin/python scripts/fig_evolve.py --paper --ranks 2   # the paper's resolution (100 levels, ...)
+    FIG_MPIRUN=srun .venv/bin/python scripts/fig_evolve.py --paper --ranks 64   # a cluster
     .venv/bin/python scripts/fig_evolve.py --plot-only     # redraw from the data files
 
 Units of lambda (the paper's captions).  Fig. 1/2: Delta = 2, F = 1, gamma = 0.3, gamma_s = 0;
@@ -24,6 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +48,7 @@ from _plotting import (EDGE_TOL, TRUNC_LABEL, curve as data_curve, mark_truncate
                        require_matplotlib, resolution_note, save, write_data)
 OUT = ROOT / "docs" / "figures"
 DATA = OUT / "data"
+CACHE = ROOT / "results" / "figures" / "lab"      # one JSON per computed point
 
 
 def setup_petsc():
@@ -55,13 +67,20 @@ def make_cfg(levels, omega0, detunings, F, gamma, gamma_s, dw, harmonics=0, evol
     return load_config(data=data)
 
 
+def point_layout(model):
+    """The row layout of one point: its own rank only (COMM_SELF), one point per rank
+    (scripts/_points.py)."""
+    from mpi4py import MPI
+    from pjcsync.parallel import RowLayout
+    return RowLayout.create(model.N, MPI.COMM_SELF)
+
+
 def steady_obs(cfg) -> dict:
     """Observables of the RWA steady state (harmonics = 0) or of the period average (>= 1)."""
     from pjcsync.model import Model
-    from pjcsync.parallel import RowLayout
     from pjcsync.observables import basic_observables, entanglement_observables
     model = Model.from_config(cfg)
-    layout = RowLayout.create(model.N)
+    layout = point_layout(model)
     if cfg["floquet"]["harmonics"]:
         from pjcsync.floquet import periodic_steady_state
         st = periodic_steady_state(model, cfg, layout)
@@ -75,10 +94,9 @@ def steady_obs(cfg) -> dict:
 
 def run_evolve(cfg) -> list:
     from pjcsync.model import Model
-    from pjcsync.parallel import RowLayout
     from pjcsync.evolve import evolve
     model = Model.from_config(cfg)
-    return evolve(model, cfg, RowLayout.create(model.N)).records
+    return evolve(model, cfg, point_layout(model)).records
 
 
 def harmonics_for(omega0: float, paper: bool = False) -> int:
@@ -86,57 +104,105 @@ def harmonics_for(omega0: float, paper: bool = False) -> int:
     return (5 if omega0 <= 10 else 3 if omega0 <= 30 else 2) + (1 if paper else 0)
 
 
+def is_root() -> bool:
+    from mpi4py import MPI
+    return MPI.COMM_WORLD.Get_rank() == 0
+
+
 def log(msg):
-    print(msg, flush=True)
+    if is_root():
+        print(msg, flush=True)
 
 
-# --- data -------------------------------------------------------------------------------------
+# --- points (scripts/_points.py): one JSON-able parameter dict per independent computation -----
 
-def data_fig12(a) -> dict:
+def steady_point(keep, levels, omega0, detunings, F, gamma, gamma_s, dw, harmonics=0) -> dict:
+    """The observables ``keep`` of one RWA steady state (harmonics 0) or period average."""
+    return {"kind": "steady", "keep": list(keep), "cfg": dict(levels=levels, omega0=omega0, detunings=list(detunings),
+            F=F, gamma=gamma, gamma_s=gamma_s, dw=dw, harmonics=harmonics)}
+
+
+def compute_point(p: dict):
+    """One point of :func:`steady_point`, :func:`data_figA1` or :func:`data_figA3` (one rank)."""
+    if p["kind"] == "steady":
+        o = steady_obs(make_cfg(**p["cfg"]))
+        return {k: o[k] for k in p["keep"]}
+    if p["kind"] == "A1":
+        return figA1_run(**p["args"])
+    if p["kind"] == "A3":
+        return figA3_evolve(**p["args"])
+    raise KeyError(p["kind"])
+
+
+def point_cost(p: dict) -> float:
+    """A rough relative cost of a point, to deal the points to the ranks (scripts/_points.py):
+    the unknowns N^2 (2K + 1) of a (periodic) steady state, N^2 per integrated period."""
+    g = p.get("cfg") or p["args"]
+    n2 = (g["levels"] * 2 ** len(g.get("detunings", [1.0]))) ** 2
+    return n2 * (g["periods"] if "periods" in g else 2 * g["harmonics"] + 1)
+
+
+def points(name: str, a, pts: list) -> list:
+    """Values of ``pts`` on rank 0 (None on the others), cached in results/figures/lab/<name>_<res>/."""
+    from _points import run_points
+    cache = CACHE / f"{name}_{'paper' if a.paper else 'small'}"
+    return run_points(pts, compute_point, cache, prog="fig_evolve.py", log=log, cost=point_cost)
+
+
+# --- data (rank 0 gets the dict, the other ranks None) ----------------------------------------
+
+FIG12_KEEP = ("n", "Sx", "Sy", "Sz", "P_plus", "P_minus", "edge_population")
+
+
+def data_fig12(a) -> dict | None:
     det = np.linspace(-3, 3, a.points).tolist()
-    out = {"detuning": det, "levels": a.levels, "omega0": a.omega0s,
-           "rwa": [], "lab": {str(w): [] for w in a.omega0s}}
-    keep = ("n", "Sx", "Sy", "Sz", "P_plus", "P_minus", "edge_population")
+    pts = []
     for dw in det:
-        o = steady_obs(make_cfg(a.levels, a.omega0s[0], [2.0], 1.0, 0.3, 0.0, dw))
-        out["rwa"].append({k: o[k] for k in keep})
-        for w0 in a.omega0s:
-            o = steady_obs(make_cfg(a.levels, w0, [2.0], 1.0, 0.3, 0.0, dw, harmonics=harmonics_for(w0, a.paper)))
-            out["lab"][str(w0)].append({k: o[k] for k in keep})
-        log(f"  fig1/2: detuning {dw:+.3f} done")
-    return out
+        pts.append(steady_point(FIG12_KEEP, a.levels, a.omega0s[0], [2.0], 1.0, 0.3, 0.0, dw))
+        pts += [steady_point(FIG12_KEEP, a.levels, w0, [2.0], 1.0, 0.3, 0.0, dw, harmonics_for(w0, a.paper))
+                for w0 in a.omega0s]
+    vals = points("fig12", a, pts)
+    if vals is None:
+        return None
+    per = 1 + len(a.omega0s)
+    return {"detuning": det, "levels": a.levels, "omega0": a.omega0s,
+            "rwa": vals[0::per], "lab": {str(w): vals[1 + j::per] for j, w in enumerate(a.omega0s)}}
 
 
-def data_figA1(a) -> dict:
+def figA1_run(levels, omega0, dw, periods, harmonics) -> dict:
+    """One Fig. A1 curve: the time integration's period averages of <n>, its periodic steady
+    state and its RWA steady state."""
+    ev = {"frame": "lab", "periods": periods, "output_every_periods": max(1.0, periods / 400)}
+    cfg = make_cfg(levels, omega0, [2.0], 1.0, 0.3, 0.0, dw, harmonics=harmonics, evolve=ev)
+    recs = run_evolve(cfg)
+    per = steady_obs(cfg)
+    rwa = steady_obs(make_cfg(levels, omega0, [2.0], 1.0, 0.3, 0.0, dw))
+    return {"omega0": omega0, "detuning": dw, "periods": [r["periods"] for r in recs[1:]],
+            "n_avg": [r["average"]["n"] for r in recs[1:]], "n_periodic": per["n"], "n_rwa": rwa["n"],
+            "edge": max([r["edge_population"] for r in recs] + [per["edge_population"], rwa["edge_population"]])}
+
+
+def data_figA1(a) -> dict | None:
     out = {"omega0": a.a1_omega0s, "periods": a.a1_periods, "levels": a.a1_levels,
            "detunings": [-0.5, 0.5, 1.0], "runs": {}}
-    for w0 in a.a1_omega0s:
-        for dw in out["detunings"]:
-            ev = {"frame": "lab", "periods": a.a1_periods, "output_every_periods": max(1.0, a.a1_periods / 400)}
-            cfg = make_cfg(a.a1_levels, w0, [2.0], 1.0, 0.3, 0.0, dw, harmonics=harmonics_for(w0, a.paper), evolve=ev)
-            recs = run_evolve(cfg)
-            per = steady_obs(cfg)
-            rwa = steady_obs(make_cfg(a.a1_levels, w0, [2.0], 1.0, 0.3, 0.0, dw))
-            out["runs"][f"{w0:g}/{dw:g}"] = {
-                "omega0": w0, "detuning": dw, "periods": [r["periods"] for r in recs[1:]],
-                "n_avg": [r["average"]["n"] for r in recs[1:]], "n_periodic": per["n"], "n_rwa": rwa["n"],
-                "edge": max([r["edge_population"] for r in recs] + [per["edge_population"], rwa["edge_population"]])}
-            log(f"  figA1: omega_0 = {w0:g}, detuning {dw:+.2f} done")
+    runs = [(w0, dw) for w0 in a.a1_omega0s for dw in out["detunings"]]
+    vals = points("figA1", a, [{"kind": "A1", "args": dict(levels=a.a1_levels, omega0=w0, dw=dw,
+                                periods=a.a1_periods, harmonics=harmonics_for(w0, a.paper))} for w0, dw in runs])
+    if vals is None:
+        return None
+    out["runs"] = {f"{w0:g}/{dw:g}": v for (w0, dw), v in zip(runs, vals)}
     return out
 
 
-def data_figA3(a) -> dict:
-    """Fig. A3 from the RWA steady state: the rotating-frame spin over the last 5 periods, its
-    mean over every period (is the oscillation centred, and on what), the lab-frame phase, and
-    the two candidate centres: the RWA steady state and the period average of the periodic
-    steady state (the state after infinitely many periods)."""
-    ev = {"frame": "lab", "periods": a.a3_periods, "output_every_periods": 1.0 / 32, "initial": "steady"}
-    cfg = make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3, harmonics=harmonics_for(10.0, a.paper),
-                   evolve=ev)
-    recs = run_evolve(cfg)
-    last = [r for r in recs if r["periods"] >= a.a3_periods - 5 - 1e-9]
-    rwa = steady_obs(make_cfg(a.a3_levels, 10.0, [1.0], 1.0, 1.0 / 3.0, 0.0, -0.3))
-    per = steady_obs(cfg)           # period average of the periodic steady state (rotating frame)
+A3_PARAMS = dict(omega0=10.0, detunings=[1.0], F=1.0, gamma=1.0 / 3.0, gamma_s=0.0, dw=-0.3)
+
+
+def figA3_evolve(levels, periods, harmonics) -> dict:
+    """Fig. A3's time integration from the RWA steady state: the rotating-frame spin and the
+    lab-frame phase over the last 5 periods, and the spin's mean over every period."""
+    ev = {"frame": "lab", "periods": periods, "output_every_periods": 1.0 / 32, "initial": "steady"}
+    recs = run_evolve(make_cfg(levels, **A3_PARAMS, harmonics=harmonics, evolve=ev))
+    last = [r for r in recs if r["periods"] >= periods - 5 - 1e-9]
     S = np.array([[r["Sx_rot"], r["Sy_rot"], r["Sz_rot"]] for r in last])
     # exact interval averages between outputs (evolve's "average"), grouped by drive period
     body = recs[1:]
@@ -144,30 +210,50 @@ def data_figA3(a) -> dict:
     avg = np.array([[r["average"][c] for c in ("Sx_rot", "Sy_rot", "Sz_rot")] for r in body])
     means = [avg[k == j].mean(axis=0).tolist() for j in range(1, int(k.max()) + 1)]
     return {"periods": [r["periods"] for r in last], "S_rot": S.tolist(),
-            "S_mean_last5": avg[k > k.max() - 5].mean(axis=0).tolist(),
-            "period_means": means,
-            "theta_lab": [r["theta"][0] for r in last], "levels": a.a3_levels,
+            "S_mean_last5": avg[k > k.max() - 5].mean(axis=0).tolist(), "period_means": means,
+            "theta_lab": [r["theta"][0] for r in last], "edge": max(r["edge_population"] for r in recs)}
+
+
+def data_figA3(a) -> dict | None:
+    """Fig. A3 from the RWA steady state: the rotating-frame spin over the last 5 periods, its
+    mean over every period (is the oscillation centred, and on what), the lab-frame phase, and
+    the two candidate centres: the RWA steady state and the period average of the periodic
+    steady state (the state after infinitely many periods).  Three points: the integration,
+    the RWA steady state, the periodic steady state."""
+    K = harmonics_for(10.0, a.paper)
+    keep = ("Sx", "Sy", "Sz", "edge_population")
+    pts = [{"kind": "A3", "args": dict(levels=a.a3_levels, periods=a.a3_periods, harmonics=K)},
+           steady_point(keep, a.a3_levels, **A3_PARAMS),
+           steady_point(keep, a.a3_levels, **A3_PARAMS, harmonics=K)]   # period average (rotating frame)
+    vals = points("figA3", a, pts)
+    if vals is None:
+        return None
+    ev, rwa, per = vals
+    return {"periods": ev["periods"], "S_rot": ev["S_rot"], "S_mean_last5": ev["S_mean_last5"],
+            "period_means": ev["period_means"], "theta_lab": ev["theta_lab"], "levels": a.a3_levels,
             "rwa": [rwa["Sx"], rwa["Sy"], rwa["Sz"]], "periodic": [per["Sx"], per["Sy"], per["Sz"]],
             "total_periods": a.a3_periods,
-            "edge": max([r["edge_population"] for r in recs] + [per["edge_population"], rwa["edge_population"]])}
+            "edge": max(ev["edge"], per["edge_population"], rwa["edge_population"])}
 
 
-def data_fig8(a) -> dict:
+def data_fig8(a) -> dict | None:
     # coarse over the resonance, fine around the narrow singlet dip (and its non-RWA shift)
     det = np.union1d(np.linspace(-1.5, 1.5, a.points8), np.linspace(-0.3, 0.5, a.points8)).round(12).tolist()
-    out = {"detuning": det, "omega0": a.omega0s8, "levels": a.levels8, "rwa": [], "rwa_edge": [],
-           "lab": {str(w): [] for w in a.omega0s8}, "lab_edge": {str(w): [] for w in a.omega0s8}}
+    keep = ("S2", "edge_population")
+    pts = []
     for dw in det:
-        o = steady_obs(make_cfg(a.levels8, a.omega0s8[0], [1.0, -1.0], 0.25, 0.3, 3e-3, dw))
-        out["rwa"].append(o["S2"])
-        out["rwa_edge"].append(o["edge_population"])
-        for w0 in a.omega0s8:
-            cfg = make_cfg(a.levels8, w0, [1.0, -1.0], 0.25, 0.3, 3e-3, dw, harmonics=harmonics_for(w0, a.paper))
-            o = steady_obs(cfg)
-            out["lab"][str(w0)].append(o["S2"])
-            out["lab_edge"][str(w0)].append(o["edge_population"])
-    log("  fig8 done")
-    return out
+        pts.append(steady_point(keep, a.levels8, a.omega0s8[0], [1.0, -1.0], 0.25, 0.3, 3e-3, dw))
+        pts += [steady_point(keep, a.levels8, w0, [1.0, -1.0], 0.25, 0.3, 3e-3, dw, harmonics_for(w0, a.paper))
+                for w0 in a.omega0s8]
+    vals = points("fig8", a, pts)
+    if vals is None:
+        return None
+    per = 1 + len(a.omega0s8)
+    lab = {str(w): vals[1 + j::per] for j, w in enumerate(a.omega0s8)}
+    return {"detuning": det, "omega0": a.omega0s8, "levels": a.levels8,
+            "rwa": [v["S2"] for v in vals[0::per]], "rwa_edge": [v["edge_population"] for v in vals[0::per]],
+            "lab": {w: [v["S2"] for v in vs] for w, vs in lab.items()},
+            "lab_edge": {w: [v["edge_population"] for v in vs] for w, vs in lab.items()}}
 
 
 # --- plots and the per-PNG data files (scripts/_plotting.py) -----------------------------------
@@ -348,11 +434,23 @@ FIGS = {"1": ("fig12", plot_fig1), "2": ("fig12", plot_fig2), "A1": ("figA1", pl
 DATA_FUN = {"fig12": data_fig12, "figA1": data_figA1, "figA3": data_figA3, "fig8": data_fig8}
 
 
+def relaunch(ranks: int) -> int:
+    """Run this script again under ``ranks`` MPI ranks (FIG_MPIRUN, e.g. "srun" inside a SLURM
+    allocation, else scripts/mpirun.sh); the child gets ``--ranks 1`` (argparse: the last wins)."""
+    launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = [*launcher, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--ranks", "1"]
+    return subprocess.run(cmd, env=env).returncode
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--figs", default="1,2,A1,A3,8")
     ap.add_argument("--paper", action="store_true", help="the paper's resolution (slow)")
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--ranks", type=int, default=1, help="MPI ranks, one point per rank at a time "
+                    "(re-runs this script under FIG_MPIRUN or scripts/mpirun.sh)")
+    ap.add_argument("--fresh", action="store_true", help="delete the cached points of these figures first")
     a = ap.parse_args()
     require_matplotlib("fig_evolve.py")
     paper = a.paper
@@ -372,16 +470,29 @@ def main():
         if f not in FIGS:
             print(f"fig_evolve.py: error: unknown figure {f!r} (have {', '.join(FIGS)})", file=sys.stderr)
             return 2
-    DATA.mkdir(parents=True, exist_ok=True)
+    if a.ranks < 1:
+        print(f"fig_evolve.py: error: --ranks must be >= 1, not {a.ranks}", file=sys.stderr)
+        return 2
+    if a.ranks > 1 and not a.plot_only:
+        return relaunch(a.ranks)
+    names = list(dict.fromkeys(FIGS[f][0] for f in figs))
     if not a.plot_only:
         setup_petsc()
-        for name in dict.fromkeys(FIGS[f][0] for f in figs):
+        root = is_root()
+        if a.fresh and root:
+            for name in names:
+                shutil.rmtree(CACHE / f"{name}_{'paper' if paper else 'small'}", ignore_errors=True)
+        for name in names:
             t0 = time.perf_counter()
             log(f"{name}: computing")
-            d = DATA_FUN[name](a)
-            d["paper_resolution"] = paper
-            (DATA / f"lab_{name}.json").write_text(json.dumps(d))
-            log(f"{name}: {time.perf_counter() - t0:.0f} s -> {DATA / ('lab_' + name + '.json')}")
+            d = DATA_FUN[name](a)                   # collective; None on ranks > 0
+            if root:
+                d["paper_resolution"] = paper
+                DATA.mkdir(parents=True, exist_ok=True)
+                (DATA / f"lab_{name}.json").write_text(json.dumps(d))
+                log(f"{name}: {time.perf_counter() - t0:.0f} s -> {DATA / ('lab_' + name + '.json')}")
+        if not root:
+            return 0
     plt, _ = pyplot()
     for f in figs:
         name, plot = FIGS[f]
