@@ -29,6 +29,6 @@ RANKS ?= 2
 figures: setup
 	@$(PY) -c "import sys; sys.path.insert(0, 'scripts'); from _plotting import require_matplotlib; require_matplotlib('make figures')"
 	$(PY) scripts/fig_steady.py --ranks $(RANKS) $(if $(PAPER),--paper)
-	$(PY) scripts/fig_rate.py $(if $(PAPER),--full)
+	$(PY) scripts/fig_rate.py --ranks $(RANKS) $(if $(PAPER),--full)
 	$(PY) scripts/fig_semiclassical.py $(if $(PAPER),--paper)
-	$(PY) scripts/fig_evolve.py $(if $(PAPER),--paper)
+	$(PY) scripts/fig_evolve.py --ranks $(RANKS) $(if $(PAPER),--paper)

@@ -25,6 +25,8 @@ import hashlib
 import json
 import os
 import re
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -140,3 +142,14 @@ def run_points(points: list, compute: Callable[[Any], Any], cache: str | Path, p
         if not ok:
             raise RuntimeError(f"point {k} missing from {cache} after the run")
     return [values[k] for k in keys]
+
+
+def relaunch(script: Path, ranks: int, argv: list[str]) -> int:
+    """Run ``script`` again under ``ranks`` MPI ranks with ``argv`` (FIG_MPIRUN, e.g. "srun"
+    inside a SLURM allocation, else scripts/mpirun.sh), one BLAS thread per rank; the child gets
+    ``--ranks 1`` appended (argparse: the last wins).  Returns its exit code."""
+    root = Path(__file__).resolve().parents[1]
+    launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(root / "scripts" / "mpirun.sh")))
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = [*launcher, "-n", str(ranks), sys.executable, str(Path(script).resolve()), *argv, "--ranks", "1"]
+    return subprocess.run(cmd, env=env).returncode

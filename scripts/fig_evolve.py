@@ -31,10 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -434,15 +431,6 @@ FIGS = {"1": ("fig12", plot_fig1), "2": ("fig12", plot_fig2), "A1": ("figA1", pl
 DATA_FUN = {"fig12": data_fig12, "figA1": data_figA1, "figA3": data_figA3, "fig8": data_fig8}
 
 
-def relaunch(ranks: int) -> int:
-    """Run this script again under ``ranks`` MPI ranks (FIG_MPIRUN, e.g. "srun" inside a SLURM
-    allocation, else scripts/mpirun.sh); the child gets ``--ranks 1`` (argparse: the last wins)."""
-    launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [*launcher, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--ranks", "1"]
-    return subprocess.run(cmd, env=env).returncode
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--figs", default="1,2,A1,A3,8")
@@ -474,7 +462,8 @@ def main():
         print(f"fig_evolve.py: error: --ranks must be >= 1, not {a.ranks}", file=sys.stderr)
         return 2
     if a.ranks > 1 and not a.plot_only:
-        return relaunch(a.ranks)
+        from _points import relaunch
+        return relaunch(Path(__file__), a.ranks, sys.argv[1:])
     names = list(dict.fromkeys(FIGS[f][0] for f in figs))
     if not a.plot_only:
         setup_petsc()

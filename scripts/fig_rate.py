@@ -37,13 +37,7 @@ Fig. 10: Fig. 8's parameters (Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
-import re
-import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,6 +50,7 @@ CACHE = ROOT / "results" / "figures" / "rate"     # one JSON per computed point:
 
 from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, pyplot,  # noqa: E402
                        require_matplotlib, resolution_note, save, write_data)
+from _points import relaunch, run_points  # noqa: E402
 
 USABLE = 1e-4   # a series' best partial sum is drawn as a curve where its relative residual is below this
 
@@ -179,82 +174,6 @@ def points(fig: int, spec: dict, x: np.ndarray, levels: int, cap: int, full: boo
     return out
 
 
-def _point_file(cache: Path, key: str) -> Path:
-    """``<cache>/<readable slug of the key>-<12 hex digits of sha1(key)>.json``."""
-    slug = re.sub(r"[^A-Za-z0-9.+-]+", "_", key).strip("_")[:60]
-    return cache / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
-
-
-def _load_point(cache: Path, key: str):
-    """(True, value) if the point's file exists and holds this key, else (False, None)."""
-    try:
-        doc = json.loads(_point_file(cache, key).read_text())
-    except (OSError, ValueError):
-        return False, None
-    return (True, doc["value"]) if isinstance(doc, dict) and doc.get("key") == key else (False, None)
-
-
-def run_points(pts: list[dict], compute_one, cache: Path, cost) -> list | None:
-    """``compute_one(p)`` (a JSON-able dict) for every point not yet in ``cache``, dealt to the MPI
-    ranks of COMM_WORLD (heaviest ``cost(p)`` first, each to the least loaded rank); collective.
-    Each finished point is written at once to its own file (``{"key": canonical JSON of p,
-    "value": ...}``, temporary file then rename: atomic), so a rerun computes only the missing
-    points.  Returns the values in the order of ``pts`` on rank 0, None on the other ranks.  An
-    exception on any rank prints one line naming the point and ends the whole job with exit 1
-    (MPI_Abort with several ranks: no rank is left waiting in the final gather).
-
-    A minimal local version of the shared helper scripts/_points.py (being written in parallel;
-    same file names and format, so a cache stays valid when this script switches to it)."""
-    from mpi4py import MPI
-    comm = MPI.COMM_WORLD
-    rank, size = comm.Get_rank(), comm.Get_size()
-    keys = [json.dumps(p, sort_keys=True, separators=(",", ":")) for p in pts]
-    share = None
-    if rank == 0:
-        cache.mkdir(parents=True, exist_ok=True)
-        todo = [i for i, k in enumerate(keys) if not _load_point(cache, k)[0]]
-        load, share = [0.0] * size, [[] for _ in range(size)]
-        for i in sorted(todo, key=lambda i: -cost(pts[i])):
-            r = min(range(size), key=lambda r: (load[r], r))
-            share[r].append(i)
-            load[r] += cost(pts[i])
-        share = [sorted(s) for s in share]
-        print(f"  {len(keys) - len(todo)} of {len(keys)} point(s) cached in {cache}, {len(todo)} to compute "
-              f"on {size} rank(s)", file=sys.stderr, flush=True)
-    share = comm.bcast(share, root=0)
-    mine = {}
-    for j, i in enumerate(share[rank]):
-        t0 = time.perf_counter()
-        try:
-            value = json.loads(json.dumps(compute_one(pts[i])))
-            path = _point_file(cache, keys[i])
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps({"key": keys[i], "value": value}))
-            os.replace(tmp, path)
-        except Exception as exc:        # one line, then the whole job ends (no rank left waiting)
-            where = f" (rank {rank} of {size})" if size > 1 else ""
-            print(f"fig_rate.py: error{where}: point {keys[i]}: {' '.join(str(exc).split()) or type(exc).__name__}",
-                  file=sys.stderr, flush=True)
-            if size > 1:
-                comm.Abort(1)
-            sys.exit(1)
-        mine[i] = value
-        if rank == 0:
-            print(f"  point {i + 1}/{len(keys)} done in {time.perf_counter() - t0:.1f} s "
-                  f"(rank 0: {j + 1} of {len(share[0])})", file=sys.stderr, flush=True)
-    gathered = comm.gather(mine, root=0)
-    if rank != 0:
-        return None
-    new = {i: v for part in gathered for i, v in part.items()}
-    values = []
-    for i, k in enumerate(keys):
-        ok, v = (True, new[i]) if i in new else _load_point(cache, k)
-        if not ok:
-            raise RuntimeError(f"point {k} missing from {cache} after the run")
-        values.append(v)
-    return values
-
-
 def point_cost(p: dict) -> float:
     """Relative cost of a point for dealing the points to the ranks: N^3 at its start n_c
     (N = n_c 2^M; the dense series and the sparse factorizations grow about so)."""
@@ -270,7 +189,8 @@ def compute(fig: int, spec: dict, levels: int, cap: int, npoints: int, full: boo
     pts = points(fig, spec, x, levels, cap, full, reduced, override)
     rank0 = MPI.COMM_WORLD.Get_rank() == 0
     t0 = time.perf_counter()
-    values = run_points(pts, compute_point, cache, point_cost)
+    values = run_points(pts, compute_point, cache, prog="fig_rate.py", cost=point_cost,
+                        log=lambda m: print(m, file=sys.stderr, flush=True))
     if not rank0:
         return None
     data = {"x": x, "labels": [], "levels": levels}
@@ -375,15 +295,6 @@ def write(fig: int, spec: dict, data: dict, png: Path, paper: bool) -> Path:
                        "series": list(spec["series"])}, curves, folder=png.parent / "data")
 
 
-def relaunch(ranks: int, argv: list[str]) -> int:
-    """Run this script again under ``ranks`` MPI ranks (FIG_MPIRUN, e.g. "srun" inside a SLURM
-    allocation, else scripts/mpirun.sh); the child gets ``--ranks 1`` (argparse: the last wins)."""
-    launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [*launcher, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()), *argv, "--ranks", "1"]
-    return subprocess.run(cmd, env=env).returncode
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -418,7 +329,7 @@ def main(argv=None) -> int:
         return 2
     require_matplotlib("fig_rate.py")
     if args.ranks > 1 and not args.replot:
-        return relaunch(args.ranks, argv)
+        return relaunch(Path(__file__), args.ranks, argv)
 
     import petsc4py
     petsc4py.init([sys.argv[0]])
