@@ -270,7 +270,7 @@ def note(spec: dict, data: dict, paper: bool) -> str:
     full = [ci for ci in range(n) if ci not in reduced]
     name = lambda cis: ", ".join(str(data["labels"][ci]).strip("$") for ci in cis)   # noqa: E731
     return (resolution_note(True, f"{len(data['x'])} points; ${name(full)}$: $n_c$ = {_nc(lev(full), '')}") +
-            f"; reduced $n_c$ for ${name(reduced)}$: {_nc(lev(reduced), '')}")
+            f";\nreduced $n_c$ for ${name(reduced)}$: {_nc(lev(reduced), '')}")
 
 
 def write(fig: int, spec: dict, data: dict, png: Path, paper: bool) -> Path:
