@@ -132,11 +132,8 @@ def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | N
     No warm start along the sweep: with ``levels = "auto"`` a warm start would begin at the
     neighbour's n_c, so every point after a resonance would keep its large cavity; cold, each
     point starts at ``levels`` and is reproduced by ``pjcsync steady`` on its own."""
-    lines = ["[cavity]", 'levels = "auto"', f"levels_start = {levels}", f"levels_max = {cap}",
-             f"levels_tolerance = {EDGE_TOL!r}", f"decay = {curve['gamma']!r}",
-             "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
-             "[drive]", f"amplitude = {float(curve['F'])!r}",
-             "[solver]", f'method = "{method or method_for(curve, cap)}"']
+    lines = _model_lines(curve, ['levels = "auto"', f"levels_start = {levels}", f"levels_max = {cap}",
+                                 f"levels_tolerance = {EDGE_TOL!r}"], [], method or method_for(curve, cap))
     if ksp_type:
         lines.append(f'ksp_type = "{ksp_type}"')
     lines += ["[sweep]", "warm_start = false", "[sweep.drive]"]
@@ -150,11 +147,18 @@ def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | N
 def point_config_text(curve: dict, levels: int, cap: int, x: float) -> str:
     """One point of a curve at a fixed n_c = ``levels`` (no sweep), solved with the method the
     curve's sweep uses up to ``cap``: the input of :func:`cost`."""
-    return "\n".join(["[cavity]", f"levels = {levels}", f"decay = {curve['gamma']!r}",
-                      "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}",
-                      f"decay = {curve['gamma_s']!r}",
-                      "[drive]", f"amplitude = {float(curve['F'])!r}", f"detuning = {float(x)!r}",
-                      "[solver]", f'method = "{method_for(curve, cap)}"']) + "\n"
+    return "\n".join(_model_lines(curve, [f"levels = {levels}"], [f"detuning = {float(x)!r}"],
+                                  method_for(curve, cap))) + "\n"
+
+
+def _model_lines(curve: dict, cavity: list[str], drive: list[str], method: str) -> list[str]:
+    """The TOML lines of a curve's model and solver method, with ``cavity`` (the levels keys)
+    and ``drive`` (e.g. a fixed detuning) lines added to those tables: shared by the sweep's and
+    the single point's configuration."""
+    return ["[cavity]", *cavity, f"decay = {curve['gamma']!r}",
+            "[qubits]", f"detuning = {list(map(float, curve['deltas']))!r}", f"decay = {curve['gamma_s']!r}",
+            "[drive]", f"amplitude = {float(curve['F'])!r}", *drive,
+            "[solver]", f'method = "{method}"']
 
 
 def cost(name: str, spec: dict, timeout: float, ranks: int) -> list[dict]:
