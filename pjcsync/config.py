@@ -182,6 +182,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_iterations": Key("int", 3000, "L-BFGS iteration limit per start", minimum=1),
         "sweep": Key("floats", [], "drive detunings omega - omega_0 to sweep with warm starts "
                      "(empty: the [drive] detuning only)"),
+        "both_ways": Key("bool", True, "sweep forward, then backward from the forward minima: each "
+                         "point keeps the lowest minimum either direction reached"),
         "error_bound": Key("str", "auto", "epsilon/|lambda_1| and the distance to the exact steady state: "
                            "'auto' (when N <= max_exact_N), 'always' or 'never'",
                            choices=("auto", "always", "never")),

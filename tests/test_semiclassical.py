@@ -166,6 +166,26 @@ def test_fig5_strong_damping_agrees_with_exact_rwa():
     assert worst < 0.08
 
 
+def test_sweep_both_ways_keeps_the_lowest_minimum_of_either_direction():
+    """Fig. 11, M = 1 (Delta = 1, F = 0.77, gamma = gamma_s = 0.2) past x = 1.4 where a second,
+    lower minimum appears.  Reference: one point minimized from 40 fresh starts.  A forward sweep
+    with 3 fresh starts per point follows the upper branch at x = 1.5; the backward pass must
+    bring the lower one back."""
+    m = Model(levels=2, gamma=0.2, detunings=(1.0,), couplings=(1.0,), gamma_s=(0.2,), amplitude=0.77,
+              drive_detuning=0.0)
+    xs = np.linspace(1.2, 1.6, 17)
+    at = int(np.argmin(abs(xs - 1.5)))
+    ref = sc.minimize(replace(m, drive_detuning=1.5), {"starts": 40})
+    forward = sc.sweep(m, xs, {"starts": 3, "both_ways": False})
+    both = sc.sweep(m, xs, {"starts": 3})
+    assert forward[at].best.S > 1.1 * ref.best.S          # the situation this guards against
+    assert both[at].best.S == pytest.approx(ref.best.S, rel=1e-6)
+    assert np.allclose(both[at].best.b, ref.best.b, atol=1e-4)
+    for f, b in zip(forward, both):                       # never worse than the forward pass
+        assert b.best.S <= f.best.S * (1 + 1e-9)
+        assert b.extra["drive_detuning"] == f.extra["drive_detuning"]
+
+
 # --- the command ------------------------------------------------------------------------------
 
 FIG5 = model_text(dict(levels=12, gamma=2.0, omega0=None, delta="2.0, -1.0", gamma_s=2.0, F=1.0, dw=0.5),
