@@ -99,7 +99,7 @@ _WAVE_TAG = 23617         # tag of the blocks of Y exchanged by the distributed 
 # --- the triangular Sylvester solve ------------------------------------------------------------
 
 def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
-                               block: int = TRSYL_BLOCK, shift: complex = 0.0) -> np.ndarray:
+                               block: int = TRSYL_BLOCK, shift: complex = 0.0, floor: float = 0.0) -> np.ndarray:
     """Solve ``(A + shift) Y + Y B^+ = F`` for upper-triangular A (m x m) and B (n x n); F is
     overwritten by Y and returned.
 
@@ -108,22 +108,24 @@ def solve_triangular_sylvester(A: np.ndarray, B: np.ndarray, F: np.ndarray,
     split the same way through ``B = [[B11, B12], [0, B22]]``:
     ``A Y2 + Y2 B22^+ = F2``, ``A Y1 + Y1 B11^+ = F1 - Y2 B12^+``.  All the flops but those of
     the diagonal blocks of size ``<= block`` (:func:`pjcsync.trsyl.solve_small`) are GEMMs;
-    the shift enters only those blocks (no shifted copy of A)."""
+    the shift enters only those blocks (no shifted copy of A).  ``floor > 0``: components of each
+    solved block below it are set to zero before they enter the GEMMs (single precision: see
+    :func:`_single_scaled`)."""
     m, n = F.shape
     if m <= block and n <= block:
         if shift != 0:
             A = A + shift * np.eye(m, dtype=A.dtype)
-        return solve_small(A, B, F)         # not LAPACK's trsyl: see pjcsync.trsyl
+        return solve_small(A, B, F, floor)  # not LAPACK's trsyl: see pjcsync.trsyl
     if m >= n:
         h = m // 2
-        solve_triangular_sylvester(A[h:, h:], B, F[h:], block, shift)
+        solve_triangular_sylvester(A[h:, h:], B, F[h:], block, shift, floor)
         F[:h] -= A[:h, h:] @ F[h:]
-        solve_triangular_sylvester(A[:h, :h], B, F[:h], block, shift)
+        solve_triangular_sylvester(A[:h, :h], B, F[:h], block, shift, floor)
     else:
         h = n // 2
-        solve_triangular_sylvester(A, B[h:, h:], F[:, h:], block, shift)
+        solve_triangular_sylvester(A, B[h:, h:], F[:, h:], block, shift, floor)
         F[:, :h] -= F[:, h:] @ B[:h, h:].conj().T
-        solve_triangular_sylvester(A, B[:h, :h], F[:, :h], block, shift)
+        solve_triangular_sylvester(A, B[:h, :h], F[:, :h], block, shift, floor)
     return F
 
 
@@ -150,6 +152,37 @@ def column_blocks(N: int, size: int, block: int | None = None) -> tuple[list[int
 def dense_G(H: sp.spmatrix, c_ops: list[sp.spmatrix]) -> np.ndarray:
     """``G = iH + K/2`` (eq. 11) as a dense array."""
     return (-drift_operator(H, c_ops)).toarray()
+
+
+# single precision (see _single_scaled): data components below SINGLE_FLOOR (the input scaled to
+# max |C| = 1) and factor entries below FACTOR_FLOOR times the largest are dropped, so that no
+# product falls below the smallest normal float (1.2e-38)
+SINGLE_FLOOR = 1e-20
+FACTOR_FLOOR = 1e-15
+
+
+def _flush_small(a: np.ndarray, floor: float) -> np.ndarray:
+    """``a`` (complex, last axis contiguous) with every real and imaginary part below ``floor`` in
+    magnitude set to 0, in place."""
+    v = a.view(a.real.dtype)
+    v[np.abs(v) < floor] = 0.0
+    return a
+
+
+def _single_scaled(C: np.ndarray, comm, dtype) -> tuple[np.ndarray, float]:
+    """``(C / c, c)`` with ``C / c`` in ``dtype`` (complex64), ``c = max |C|`` over every rank,
+    and components below ``SINGLE_FLOOR`` dropped (collective).
+
+    A single-precision GEMM slows down 10-100 times on subnormal operands (below 1.2e-38; measured
+    with cgemm at N = 400: 5 ms, 62 ms at 1e-36, 820 ms at 1e-40).  A nearly converged residual
+    has them: its norm is about rtol (1e-10) and its Fock tail many orders of magnitude below
+    that, so every preconditioner application of a Krylov solve started from a good guess (the
+    coarse start at n_c = 100) became 10-20 times slower.  Scaling by the largest entry and
+    dropping what single precision cannot resolve anyway keeps every operand normal."""
+    c = comm.allreduce(float(np.abs(C).max()) if C.size else 0.0, op=MPI.MAX)
+    if not c > 0.0:
+        return C.astype(dtype), 1.0
+    return _flush_small((C * (1.0 / c)).astype(dtype), SINGLE_FLOOR), c
 
 
 class _Work:
@@ -265,6 +298,10 @@ class SylvesterInverse:
             self.d = self.d.astype(self.dtype, copy=False)
             self._Lh = self._Lh.astype(self.dtype, copy=False)
             self._Rh = self._Rh.astype(self.dtype, copy=False)
+        if self.dtype != DTYPE:       # no products that underflow (see _single_scaled)
+            for a in (self._Lh, self._Rh, getattr(self, "T", None)):
+                if a is not None and a.dtype == self.dtype and a.size:
+                    _flush_small(a, FACTOR_FLOOR * float(np.abs(a).max()))
 
     @staticmethod
     def _eigen(G: np.ndarray):
@@ -302,10 +339,12 @@ class SylvesterInverse:
         s = self.shift if shift is None else complex(shift)
         lay = self.layout
         C = np.asarray(C_rows).reshape(lay.rows, lay.N)
-        if C.dtype != self.dtype:
-            C = C.astype(self.dtype)
-        X = self._apply(C, s)
-        return X if X.dtype == DTYPE else X.astype(DTYPE)
+        if C.dtype == self.dtype:
+            return self._apply(C, s)
+        C, scale = _single_scaled(C, lay.comm, self.dtype)
+        X = self._apply(C, s).astype(DTYPE)
+        X *= scale
+        return X
 
     def _apply(self, C: np.ndarray, s: complex) -> np.ndarray:
         """The four products and the middle step of the module docstring, on this rank's rows."""
@@ -314,11 +353,14 @@ class SylvesterInverse:
         N, rows, ncols = lay.N, lay.rows, len(self._cols)
         gemm, Lh, Rh, offs, ns = w.gemm, self._Lh, self._Rh, self._offs, self._ncols
         mpi = _MPI_TYPE[np.dtype(self.dtype).type]
+        single = self.dtype != DTYPE      # C scaled to max |C| = 1: the floor is absolute
         # 1. W[my rows, cols of p] = C Q[:, cols of p]  (eigen: C V^-+), straight into the send chunks
         for p in range(size):
             o, n = offs[p], ns[p]
             chunk = w.R[rows * o:rows * (o + n)].reshape(rows, n)
             gemm(1.0, Lh[o:o + n].T, C.T, trans_a=2, c=chunk.T, overwrite_c=1)
+        if single:
+            _flush_small(w.R, SINGLE_FLOOR)
         # 2. all-to-all: W[:, my cols] (N x ncols, C order) on this rank
         b = lay.all_bounds()
         if size > 1:
@@ -335,11 +377,13 @@ class SylvesterInverse:
             np.add(self.d[self._perm][:, None], np.conj(self.d[self._cols])[None, :] + s, out=w.A)
             np.divide(w.B, w.A, out=w.B)
         elif size == 1:
-            solve_triangular_sylvester(self.T, self.T, w.B, shift=s)
+            solve_triangular_sylvester(self.T, self.T, w.B, shift=s, floor=SINGLE_FLOOR if single else 0.0)
         else:
             np.take(w.B, self._invperm, axis=0, out=w.A)       # F[:, my cols], natural row order
-            self._wavefront(w.A, s, w.B)
+            self._wavefront(w.A, s, w.B, SINGLE_FLOOR if single else 0.0)
             np.take(w.A, self._perm, axis=0, out=w.B)
+        if single:
+            _flush_small(w.B, SINGLE_FLOOR)
         # 4. U[:, my cols] = Q Y = Q[:, perm] Y[perm]  (eigen: V Y)
         gemm(1.0, w.B.T, Rh.T, trans_b=2, c=w.A.T, overwrite_c=1)
         # 5. all-to-all back: U[my rows, cols of p] from every p
@@ -358,7 +402,7 @@ class SylvesterInverse:
             gemm(1.0, Rh[o:o + n].T, chunk.T, beta=0.0 if p == 0 else 1.0, c=X.T, overwrite_c=1)
         return X
 
-    def _wavefront(self, F: np.ndarray, s: complex, acc: np.ndarray) -> None:
+    def _wavefront(self, F: np.ndarray, s: complex, acc: np.ndarray, floor: float = 0.0) -> None:
         """``(T + s) Y + Y T^+ = F`` on this rank's columns of F (N x ncols; overwritten by Y),
         with every rank working: a dataflow over the blocks ``Y_IJ`` of :func:`column_blocks`.
 
@@ -368,7 +412,8 @@ class SylvesterInverse:
         other ranks: each solved block is sent to every rank owning a column left of it, which
         subtracts ``Y_IK T_JK^+`` from all its columns ``J < K`` in one GEMM on arrival).  A
         rank solves its ready block on the longest remaining path (largest ``I + J``) first and
-        otherwise waits for a block; the critical path has ``2 nb - 1`` small solves."""
+        otherwise waits for a block; the critical path has ``2 nb - 1`` small solves.  ``floor``:
+        as in :func:`solve_triangular_sylvester`."""
         comm, rank = self.layout.comm, self.layout.comm.Get_rank()
         e, owner, own, T, Tc = self._edges, self._owner, self._own, self.T, self._Tc
         nb, dt = len(e) - 1, self.dtype
@@ -429,7 +474,7 @@ class SylvesterInverse:
             I, J, j = best
             r0, r1, c0, c1 = e[I], e[I + 1], lo[j], lo[j + 1]
             Y = solve_triangular_sylvester(T[r0:r1, r0:r1], T[e[J]:e[J + 1], e[J]:e[J + 1]],
-                                           F[r0:r1, c0:c1] - acc[r0:r1, c0:c1], LEAF_BLOCK, s)
+                                           F[r0:r1, c0:c1] - acc[r0:r1, c0:c1], LEAF_BLOCK, s, floor)
             F[r0:r1, c0:c1] = Y
             if r0:
                 F[:r0, c0:c1] -= T[:r0, r0:r1] @ Y

@@ -66,7 +66,7 @@ def _build() -> ctypes.CDLL | None:
         f = getattr(dll, name)
         f.restype = ctypes.c_int
         f.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
-                      ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+                      ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_double]
     return dll
 
 
@@ -89,9 +89,10 @@ def _ld(X: np.ndarray) -> int:
     return max(X.strides[0] // X.itemsize, X.shape[1], 1)
 
 
-def solve_small(A: np.ndarray, B: np.ndarray, F: np.ndarray) -> np.ndarray:
+def solve_small(A: np.ndarray, B: np.ndarray, F: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """``A Y + Y B^+ = F`` for upper-triangular A (m x m), B (n x n); F (m x n) is overwritten by
-    Y and returned.  complex128 or complex64 (F's dtype)."""
+    Y and returned.  complex128 or complex64 (F's dtype).  ``floor > 0``: components of Y below it
+    are set to zero as they are solved (single precision: no subnormal products)."""
     from .parallel import PjcsyncError
     dtype = F.dtype
     if dtype not in (np.complex128, np.complex64):
@@ -99,12 +100,12 @@ def solve_small(A: np.ndarray, B: np.ndarray, F: np.ndarray) -> np.ndarray:
     m, n = F.shape
     lib = _library()
     if lib is None:
-        return _solve_numpy(A, B, F)
+        return _solve_numpy(A, B, F, floor)
     A = _row_major(A, dtype)
     B = _row_major(B, dtype)
     W = _row_major(F, dtype)
     fn = lib.pjcsync_ztrsyl if dtype == np.complex128 else lib.pjcsync_ctrsyl
-    info = fn(m, n, A.ctypes.data, _ld(A), B.ctypes.data, _ld(B), W.ctypes.data, _ld(W))
+    info = fn(m, n, A.ctypes.data, _ld(A), B.ctypes.data, _ld(B), W.ctypes.data, _ld(W), float(floor))
     if info != 0:
         raise PjcsyncError("triangular Sylvester solve: " + ("out of memory" if info < 0 else
                            f"A + conj(B) has a zero diagonal entry (row {info - 1}): L0 is singular"))
@@ -113,7 +114,7 @@ def solve_small(A: np.ndarray, B: np.ndarray, F: np.ndarray) -> np.ndarray:
     return F
 
 
-def _solve_numpy(A, B, F):
+def _solve_numpy(A, B, F, floor=0.0):
     """The column sweep of trsyl.c in numpy (no compiler): one triangular solve per column."""
     global _WARNED
     if not _WARNED:
@@ -124,6 +125,9 @@ def _solve_numpy(A, B, F):
     eye = np.eye(m, dtype=F.dtype)
     for j in range(n - 1, -1, -1):
         y = sla.solve_triangular(A + np.conj(B[j, j]) * eye, F[:, j], lower=False, check_finite=False)
+        if floor:
+            y.real[np.abs(y.real) < floor] = 0.0
+            y.imag[np.abs(y.imag) < floor] = 0.0
         F[:, j] = y
         if j:
             F[:, :j] -= np.outer(y, np.conj(B[:j, j]))

@@ -43,6 +43,11 @@ WARM_EDGE_MAX = 1e-6  # a state of fewer levels starts the next solve only if it
                       # at most this: a poorly truncated start made BiCGStab stagnate (Fig. 11, M = 2,
                       # n_c = 50 -> 100 at resonance: stuck at 1.3e-2 from a start with edge 3e-2;
                       # M = 4, n_c = 16 -> 32: 184 iterations against 128 cold; docs/performance.md)
+COARSE_RTOL = 1e-2    # the coarse solves converge to this times [solver] rtol: a start whose residual
+                      # is just above rtol made BiCGStab wander around rtol for up to 180 iterations
+                      # (Fig. 5, F = 1, x = -5.7, n_c 25 -> 50 -> 100: 138 iterations, 15 s; from
+                      # coarse solves at 1e-12: 0 iterations, 0.7 s; the coarse solve took 37
+                      # iterations instead of 35)
 GROWTH_MIN = 1.25     # adaptive truncation: the next n_c is at least this times the current one ...
 GROWTH_MAX = 2.0      # ... and at most this
 ITERATIVE = ("krylov", "sylvester")
@@ -119,8 +124,9 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, layout: RowLayou
     """:func:`~pjcsync.steady.steady_state`, started from the coarse ladder when it applies.
 
     It applies to krylov and sylvester (also chosen by ``auto``) with ``[solver] coarse_start``,
-    no ``initial`` state, the default initial guess, and ``n_c >= 2 coarse_levels``.  A coarse
-    solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
+    no ``initial`` state, the default initial guess, and ``n_c >= 2 coarse_levels``.  The coarse
+    solves converge to ``COARSE_RTOL`` times ``rtol``, so that the fine solve starts well below
+    its tolerance where the coarse state is already converged in n_c.  A coarse solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
     the coarse states only start the fine solve, they are never results.  ``checkpoint``
     (:func:`~pjcsync.steady.steady_state`) goes to the fine solve only."""
     ladder = coarse_ladder(model.levels, solver_cfg.get("coarse_levels", 16))
@@ -132,13 +138,14 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, layout: RowLayou
         return steady_state(model, solver_cfg, layout, initial=initial, checkpoint=checkpoint)
     t0 = time.perf_counter()
     steps = []
+    coarse_cfg = dict(solver_cfg, rtol=solver_cfg.get("rtol", 1e-10) * COARSE_RTOL)
     good = None                                   # the last coarse state fit to start from
     for step, c in enumerate(ladder):
         cm = with_levels(model, c)
         cl = RowLayout.create(cm.N, comm=comm)
         init = embed_rows(good.rows(), good.model, good.layout, cm, cl) if good is not None else None
         try:
-            st = steady_state(cm, solver_cfg, cl, initial=init)
+            st = steady_state(cm, coarse_cfg, cl, initial=init)
         except PjcsyncError as exc:
             if not exc.collective:
                 raise

@@ -82,6 +82,30 @@ def test_small_triangular_kernel_and_fallback(monkeypatch, dtype, tol):
         assert np.all(work[:, :10] == 0) and np.all(work[:, 47:] == 0)
 
 
+@pytest.mark.parametrize("use_c", [True, False])
+def test_small_triangular_kernel_floor(monkeypatch, use_c):
+    """``floor``: the components of Y below it are zero, the others those of the solve without
+    it (a column depends only on the columns right of it; here F's columns left of the last are
+    zero, so the last column is solved alone and its small components cannot change the rest)."""
+    import pjcsync.trsyl as tr
+    if not use_c:
+        monkeypatch.setattr(tr, "_LIB", False)
+    rng = np.random.default_rng(6)
+    A, B, _ = _triangular_case(rng, 30, 20)
+    A, B = A.astype(np.complex64), B.astype(np.complex64)
+    F = np.zeros((30, 20), dtype=np.complex64)
+    F[:, -1] = (rng.standard_normal(30) + 1j * rng.standard_normal(30)) * np.logspace(0, -40, 30)
+    ref = tr.solve_small(A, B, F.copy())
+    floor = 1e-20
+    got = tr.solve_small(A, B, F.copy(), floor)
+    r, g = (np.ascontiguousarray(y[:, -1]).view(np.float32) for y in (ref, got))
+    small = np.abs(r) < floor
+    assert small.any() and (~small).any()
+    assert np.all(g[small] == 0)
+    big = np.abs(r) > 1e-10
+    assert np.allclose(g[big], r[big], rtol=1e-4)
+
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
