@@ -12,7 +12,7 @@ A. One application of the single-precision ``L0^-1`` (:class:`pjcsync.sylvester.
    "scaled" is pjcsync's path (:func:`pjcsync.sylvester._single_scaled`: scaled into the float
    range, components that would underflow dropped); "as cast" the baseline of the same run, the
    right-hand side cast to complex64 as it is, no floors.
-B. Fig. 5's points (F = 1, Delta = (2, -1), gamma = gamma_s = 2, n_c = 100), coarse-started
+B. Fig. 5's points (Delta = (2, -1), gamma = gamma_s = 2, n_c = 100), coarse-started
    (n_c 25 -> 50 -> 100): the coarse solves to ``COARSE_RTOL`` x rtol (pjcsync) and to rtol
    (the baseline), with the scaled L0^-1; with ``--old-pc`` also the baseline with the old L0^-1.
 Run it on a quiet machine: the times are wall-clock seconds of one process (BLAS one thread).
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-POINTS = (-5.7, 0.65, 0.9, 1.4)
+POINTS = ((-5.7, 1.0), (0.65, 1.0), (0.9, 1.0), (1.4, 1.0), (-2.0, 5.0))     # (x, F)
 
 
 def fig5(levels: int, x: float, F: float = 1.0):
@@ -85,15 +85,17 @@ def bench_apply(repeat: int = 5) -> list[str]:
     return rows
 
 
-def solve(x: float, coarse_rtol: float) -> tuple[float, int, list]:
+def solve(x: float, F: float, coarse_rtol: float) -> tuple[float, int, list]:
     from pjcsync import truncation
     from pjcsync.config import load_config
     from pjcsync.parallel import RowLayout
     saved = truncation.COARSE_RTOL
     truncation.COARSE_RTOL = coarse_rtol
     try:
-        m = fig5(100, x)
-        cfg = load_config(None, ["solver.progress=0"])["solver"]
+        m = fig5(100, x, F)
+        data = {"cavity": {"levels": 100, "decay": 2.0}, "qubits": {"detuning": [2.0, -1.0], "decay": 2.0},
+                "drive": {"amplitude": F, "detuning": x}}
+        cfg = load_config(data=data, overrides=["solver.progress=0"])["solver"]     # the defaults
         t0 = time.perf_counter()
         st = truncation.coarse_started_steady_state(m, cfg, RowLayout.create(m.N))
         sec = time.perf_counter() - t0
@@ -107,19 +109,19 @@ def solve(x: float, coarse_rtol: float) -> tuple[float, int, list]:
 
 def bench_solves(old: bool) -> list[str]:
     from pjcsync import truncation
-    rows = ["| Fig. 5, F = 1, x | pjcsync (coarse to COARSE_RTOL x rtol) | coarse to rtol | "
-            + ("coarse to rtol, old L0^-1 |" if old else ""),
+    rows = ["| Fig. 5 (n_c = 100): F, x | pjcsync (coarse to COARSE_RTOL x rtol) | coarse to rtol |"
+            + (" coarse to rtol, old L0^-1 |" if old else ""),
             "|---|---|---|" + ("---|" if old else "")]
-    for x in POINTS:
+    for x, F in POINTS:
         cells = []
         runs = [(truncation.COARSE_RTOL, contextlib.nullcontext), (1.0, contextlib.nullcontext)]
         runs += [(1.0, old_pc)] if old else []
         for cr, ctx in runs:
             with ctx():
-                sec, its, coarse = solve(x, cr)
+                sec, its, coarse = solve(x, F, cr)
             cells.append(f"{sec:.2f} s, {its} iterations (coarse {'/'.join(map(str, coarse))})")
-            print(f"  x = {x}: coarse_rtol {cr:g}{' old L0^-1' if ctx is old_pc else ''}: {cells[-1]}", file=sys.stderr, flush=True)
-        rows.append(f"| {x} | " + " | ".join(cells) + " |")
+            print(f"  F = {F}, x = {x}: coarse_rtol {cr:g}{' old L0^-1' if ctx is old_pc else ''}: {cells[-1]}", file=sys.stderr, flush=True)
+        rows.append(f"| {F:g}, {x} | " + " | ".join(cells) + " |")
     return rows
 
 
