@@ -7,7 +7,8 @@ exact RWA steady state where that is cheap.
     .venv/bin/python scripts/fig_semiclassical.py --replot         # redraw from the .npz files
 
 Semiclassical curves: :func:`pjcsync.semiclassical.sweep` (the exact functional of eq. 31 for the
-ansatz 41, warm-started along the sweep; ``--starts`` fresh starts per point).  Where two distinct
+ansatz 41, warm-started along the sweep forward and then backward, each point keeping the lowest
+minimum either direction reached; ``--starts`` fresh starts per point).  Where two distinct
 minima compete (Appendix A.3's bistability) the higher one is drawn as faint dots.  Exact RWA
 curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it first, as `make
 figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) with the curve's
