@@ -551,9 +551,10 @@ def sweep(model: Model, drive_detunings, cfg: dict | None = None, comm=None) -> 
     from its right neighbour's minima and from its own minima of the forward pass, so that every
     point reports the lowest minimum either direction reached.  One direction alone follows a
     branch past the point where another, lower one appears (Appendix A.3's bistability) when no
-    fresh start falls into the new basin: Fig. 11's M = 1 curve on 321 points forward only keeps
-    the higher minimum over 1.425 <= x <= 1.525 (epsilon = 0.44 instead of 0.40 at x = 1.5).  Each point's result is the backward
-    pass's (its minima include the forward ones); ``seconds`` and ``evaluations`` add both."""
+    fresh start falls into the new basin: Fig. 11's M = 1 curve on 321 points, forward only,
+    keeps the higher minimum over 1.425 <= x <= 1.525 (epsilon = 0.44 instead of 0.40 at
+    x = 1.5).  Each point's result is the backward pass's (its minima include the forward ones);
+    ``seconds`` and ``evaluations`` add both passes."""
     from dataclasses import replace
     c = dict(DEFAULTS)
     c.update(cfg or {})

@@ -173,12 +173,13 @@ def _single_scaled(C: np.ndarray, comm, dtype) -> tuple[np.ndarray, float]:
     """``(C / c, c)`` with ``C / c`` in ``dtype`` (complex64), ``c = max |C|`` over every rank,
     and components below ``SINGLE_FLOOR`` dropped (collective).
 
-    A single-precision GEMM slows down 10-100 times on subnormal operands (below 1.2e-38; measured
-    with cgemm at N = 400: 5 ms, 62 ms at 1e-36, 820 ms at 1e-40).  A nearly converged residual
-    has them: its norm is about rtol (1e-10) and its Fock tail many orders of magnitude below
-    that, so every preconditioner application of a Krylov solve started from a good guess (the
-    coarse start at n_c = 100) became 10-20 times slower.  Scaling by the largest entry and
-    dropping what single precision cannot resolve anyway keeps every operand normal."""
+    A single-precision GEMM slows down 10-160 times on subnormal operands (below 1.2e-38; cgemm
+    at N = 400: 5 ms, 62 ms at 1e-36, 820 ms at 1e-40).  A nearly converged residual has them:
+    its norm is about rtol (1e-10) and its Fock tail many orders of magnitude below that, so an
+    application inside a Krylov solve started from a good guess (coarse or warm start) was
+    32-36 times slower at Fig. 5's N = 400 (scripts/bench_near_converged.py, docs/performance.md)
+    and lost the tail's digits.  Scaling by the largest entry and dropping what single precision
+    cannot resolve anyway keeps every operand normal."""
     c = comm.allreduce(float(np.abs(C).max()) if C.size else 0.0, op=MPI.MAX)
     if not c > 0.0:
         return C.astype(dtype), 1.0
