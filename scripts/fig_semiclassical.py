@@ -48,7 +48,8 @@ FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2
 FIGS = {
     "5": dict(title=r"Fig. 5: semiclassical (dashed) vs RWA (dotted); $\Delta=(2,-1)$, $\gamma=\gamma_s=2$; "
               r"$S=\sigma/2$, $\alpha=\langle a\rangle$",
-              xrange=(-6.0, 6.0), points=49, obs="bloch", rwa_from="fig5_steady",     # fig5_steady's grid
+              xrange=(-6.0, 6.0), points=49, paper_points=241, obs="bloch",           # fig5_steady's grids
+              rwa_from="fig5_steady",
               curves=[dict(label="$F=1$", deltas=[2.0, -1.0], F=1.0, gamma=2.0, gamma_s=2.0, levels=20, cap=60),
                       dict(label="$F=5$", deltas=[2.0, -1.0], F=5.0, gamma=2.0, gamma_s=2.0, levels=40, cap=60)]),
     "6": dict(title=r"Fig. 6: one qubit, $\Delta=2$, $F=1$; RWA (full), semiclassical (dashed)", xrange=(-4.0, 4.0),
@@ -309,7 +310,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fig", action="append", choices=[*FIGS, "A5"], help="figure(s) to draw (default: all but M100)")
     ap.add_argument("--points", type=int, help="points per curve (default: the figure's own)")
-    ap.add_argument("--paper", action="store_true", help="the paper's grid density: 4x the default points")
+    ap.add_argument("--paper", action="store_true", help="the paper's grid density: 4x the default points "
+                    "(Fig. 5: fig5_steady's 241)")
     ap.add_argument("--starts", type=int, default=3, help="fresh starting points per sweep point")
     ap.add_argument("--rwa-max-qubits", type=int, help="exact RWA curves computed here up to this many qubits "
                     "(default 2); Figs. 11 and A4 take theirs, for every M, from fig_steady.py's data files")
@@ -341,7 +343,8 @@ def main(argv=None) -> int:
         else:
             t0 = time.perf_counter()
             limit = args.rwa_max_qubits if args.rwa_max_qubits is not None else spec.get("rwa_max_qubits", 2)
-            points = args.points or (4 * spec["points"] - 3 if args.paper else spec["points"])
+            points = args.points or (spec.get("paper_points", 4 * spec["points"] - 3) if args.paper
+                                     else spec["points"])
             data = compute(src, spec, points, args.starts, limit)
             data["paper"] = bool(args.paper)
             np.savez(npz, data=np.array(data, dtype=object))
