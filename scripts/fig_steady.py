@@ -3,6 +3,8 @@
     .venv/bin/python scripts/fig_steady.py                  # all, reduced grids (minutes here)
     .venv/bin/python scripts/fig_steady.py --fig 7 --fig 8  # some of them
     .venv/bin/python scripts/fig_steady.py --paper          # the paper's grids and cavity sizes
+    .venv/bin/python scripts/fig_steady.py --paper --fig 11 --reduced-curve 2 --reduced-curve 3
+                                                            # M = 1, 2 at the paper's, M = 3, 4 reduced
     .venv/bin/python scripts/fig_steady.py --replot         # redraw from the existing files
     .venv/bin/python scripts/fig_steady.py --ranks 4        # mpirun -n 4 ... --groups 4
     FIG_MPIRUN=srun .venv/bin/python scripts/fig_steady.py --paper --ranks 64   # a cluster (slurm/)
@@ -344,7 +346,7 @@ def features(name: str, curves: list) -> list[tuple[str, bool]]:
     return out
 
 
-def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0) -> Path:
+def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0, reduced=()) -> Path:
     plt, colors = pyplot()
     obs = spec["obs"]
     panels = [["S1x", "S2x"], ["alpha_x", "alpha_y"]] if name == "5" else [[o] for o in obs]
@@ -369,6 +371,11 @@ def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0) -> 
     note = resolution_note(paper, f"{spec['paper_points' if paper else 'points']} points, $n_c$ = {lo}"
                            + (f"-{hi} per point" if hi > lo else "")
                            + (f"; {missing} points not solved, left out" if missing else ""))
+    if reduced:           # --reduced-curve: name the curves on the paper's grid and the others
+        part = lambda cis: _grid_note(spec, [curves[i] for i in cis], [spec["curves"][i]["label"] for i in cis])  # noqa: E731
+        full = [i for i in range(len(curves)) if i not in reduced]
+        note = resolution_note(True, part(full)) + ";\nreduced: " + part(reduced) + \
+            (f"; {missing} points not solved, left out" if missing else "")
     fig.suptitle(spec["title"] + "\n" + note, fontsize=11)
     png = OUT / f"fig{name}_steady.png"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -376,12 +383,21 @@ def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0) -> 
     return png
 
 
+def _grid_note(spec: dict, curves: list, labels: list) -> str:
+    """``"M=1, M=2: 241 points, $n_c$ = 100-150"`` for some curves of a mixed-resolution figure."""
+    lev = [n_c for best in curves for n_c in series(best, spec["obs"][0])[2]]
+    n = sorted({len(best) for best in curves})
+    names = ", ".join(lab.strip("$") for lab in labels)
+    return (f"${names}$: {'/'.join(map(str, n))} points, $n_c$ = {min(lev)}"
+            + (f"-{max(lev)}" if max(lev) > min(lev) else ""))
+
+
 _ALPHA = {"alpha_x": r"$\alpha_x=\mathrm{Re}\,\langle a\rangle$", "alpha_y": r"$\alpha_y=\mathrm{Im}\,\langle a\rangle$"}
 
 
-def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: list) -> Path:
+def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: list, reduced=()) -> Path:
     out = []
-    for c, best, left_out in zip(spec["curves"], curves, failed):
+    for k, (c, best, left_out) in enumerate(zip(spec["curves"], curves, failed)):
         values, x, lev, edge = {}, None, None, None
         for o in spec["obs"]:
             x, values[o], lev, edge = series(best, o)
@@ -390,6 +406,8 @@ def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: l
         values["sigma"] = [best[k][1]["observables"]["sigma"] for k in sorted(best)]   # per qubit <sigma_x,y,z>
         params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
         params["not_solved"] = left_out          # grid points where the solver failed: not drawn
+        if reduced:                              # --reduced-curve: which curves are at the paper's
+            params["resolution"] = "small" if k in reduced else "paper"
         out.append(data_curve(c["label"], "rwa", x, values, lev, edge, params))
     return write_data(png, name, "fig_steady.py", paper,
                       {"title": spec["title"], "x_range": spec["x"], "x_unit": "lambda",
@@ -405,11 +423,22 @@ def main() -> int:
     ap.add_argument("--no-retry", action="store_true", help="leave out the points where the default "
                     "Krylov method fails instead of solving them again with flexible GMRES")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
+    ap.add_argument("--reduced-curve", type=int, action="append", default=[], metavar="I",
+                    help="with --paper and one --fig: curve I (0, 1, ..) on the reduced grid and n_c, the "
+                    "others at the paper's (repeatable; e.g. Fig. 11's M = 3, 4: --reduced-curve 2 "
+                    "--reduced-curve 3)")
     ap.add_argument("--cost", type=float, metavar="TIMEOUT", help="measure instead of drawing: the time of one "
                     "point per curve at the paper's n_c, off resonance and at resonance (each stopped after "
                     "TIMEOUT s), and the projected time of the figure at the paper's resolution on --ranks "
                     "ranks (results/figures/cost_paper.json)")
     args = ap.parse_args()
+    reduced = sorted(set(args.reduced_curve))
+    bad = [i for i in reduced if not args.paper or len(args.fig or []) != 1
+           or not 0 <= i < len(FIGS[args.fig[0]]["curves"])]
+    if bad:
+        print(f"fig_steady.py: error: --reduced-curve {bad[0]} needs --paper, one --fig and a curve index of "
+              "that figure", file=sys.stderr)
+        return 2
     if args.cost:
         path = WORK / "cost_paper.json"
         rows = json.loads(path.read_text()) if path.exists() else []
@@ -430,12 +459,13 @@ def main() -> int:
         print(f"fig {name}: {spec['title']}", flush=True)
         curves, seconds, failed = [], 0.0, []
         for k, c in enumerate(spec["curves"]):
-            best, s, left_out = run_curve(name, k, c, spec, args.paper, args.ranks, args.replot, not args.no_retry)
+            best, s, left_out = run_curve(name, k, c, spec, args.paper and k not in reduced, args.ranks,
+                                          args.replot, not args.no_retry)
             curves.append(best)
             failed.append(left_out)
             seconds += s
-        png = plot(name, spec, curves, args.paper, sum(map(len, failed)))
-        data = write(name, spec, curves, args.paper, png, failed)
+        png = plot(name, spec, curves, args.paper, sum(map(len, failed)), reduced)
+        data = write(name, spec, curves, args.paper, png, failed, reduced)
         feats = features(name, curves)
         report[name] = {"png": str(png.relative_to(ROOT)), "sweep_seconds": round(seconds, 1),
                         "features": [{"text": t, "present": bool(ok)} for t, ok in feats]}

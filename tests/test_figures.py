@@ -27,6 +27,17 @@ def test_missing_matplotlib_is_one_line_and_exit_2_before_any_computation(script
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("args", [["--reduced-curve", "1"], ["--paper", "--reduced-curve", "1"],
+                                  ["--paper", "--fig", "11", "--reduced-curve", "4"],
+                                  ["--paper", "--fig", "11", "--fig", "7", "--reduced-curve", "0"]])
+def test_fig_steady_bad_reduced_curve_is_one_line_and_exit_2(args, tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "fig_steady.py"), *args], capture_output=True,
+                       text=True, env=_env(), timeout=120, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert len(p.stderr.strip().splitlines()) == 1 and "--reduced-curve" in p.stderr, p.stderr
+    assert p.stdout == ""
+
+
 # --- the data files of docs/figures/ (scripts/_plotting.py) -------------------------------------
 
 import json  # noqa: E402
