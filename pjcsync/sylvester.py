@@ -300,8 +300,9 @@ class SylvesterInverse:
             self._Lh = self._Lh.astype(self.dtype, copy=False)
             self._Rh = self._Rh.astype(self.dtype, copy=False)
         if self.dtype != DTYPE:       # no products that underflow (see _single_scaled)
-            for a in (self._Lh, self._Rh, getattr(self, "T", None)):
-                if a is not None and a.dtype == self.dtype and a.size:
+            factors = {id(a): a for a in (self._Lh, self._Rh, getattr(self, "T", None)) if a is not None}
+            for a in factors.values():          # Schur: Q^+ serves as both _Lh and _Rh
+                if a.dtype == self.dtype and a.size:
                     _flush_small(a, FACTOR_FLOOR * float(np.abs(a).max()))
 
     @staticmethod

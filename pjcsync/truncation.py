@@ -126,8 +126,9 @@ def coarse_started_steady_state(model: Model, solver_cfg: dict, layout: RowLayou
     It applies to krylov and sylvester (also chosen by ``auto``) with ``[solver] coarse_start``,
     no ``initial`` state, the default initial guess, and ``n_c >= 2 coarse_levels``.  The coarse
     solves converge to ``COARSE_RTOL`` times ``rtol``, so that the fine solve starts well below
-    its tolerance where the coarse state is already converged in n_c.  A coarse solve that fails ends the ladder (the fine solve starts from the last good state, or cold):
-    the coarse states only start the fine solve, they are never results.  ``checkpoint``
+    its tolerance where the coarse state is already converged in n_c.  A coarse solve that fails
+    ends the ladder (the fine solve starts from the last good state, or cold): the coarse states
+    only start the fine solve, they are never results.  ``checkpoint``
     (:func:`~pjcsync.steady.steady_state`) goes to the fine solve only."""
     ladder = coarse_ladder(model.levels, solver_cfg.get("coarse_levels", 16))
     comm = layout.comm

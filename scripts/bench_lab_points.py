@@ -72,9 +72,10 @@ def run_case(name: str) -> dict:
         fe.compute_point(point)
     s = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return {"case": name, "seconds": round(s, 2), "cpu_seconds": round(ru.ru_utime + ru.ru_stime - cpu0, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
+    return {"case": name, "seconds": round(s, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(ru.ru_maxrss / 1024),
             "points_in_paper_run": count, "scale": scale, "projected_seconds": round(s * count * scale, 1),
-            "projected_cpu_seconds": round((ru.ru_utime + ru.ru_stime - cpu0) * count * scale, 1)}
+            "projected_cpu_seconds": round(cpu * count * scale, 1)}
 
 
 def main() -> int:

@@ -35,10 +35,12 @@ import numpy as np  # noqa: E402
 POINTS = ((-5.7, 1.0), (0.65, 1.0), (0.9, 1.0), (1.4, 1.0), (-2.0, 5.0))     # (x, F)
 
 
-def fig5(levels: int, x: float, F: float = 1.0):
-    from pjcsync.model import Model
-    return Model(levels=levels, gamma=2.0, detunings=(2.0, -1.0), couplings=(1.0, 1.0), gamma_s=(2.0, 2.0),
-                 amplitude=F, drive_detuning=x)
+def fig5(levels: int, x: float, F: float = 1.0) -> dict:
+    """The validated configuration of a Fig. 5 point (the solver's defaults, no progress lines)."""
+    from pjcsync.config import load_config
+    data = {"cavity": {"levels": levels, "decay": 2.0}, "qubits": {"detuning": [2.0, -1.0], "decay": 2.0},
+            "drive": {"amplitude": F, "detuning": x}}
+    return load_config(data=data, overrides=["solver.progress=0"])
 
 
 class old_pc:
@@ -56,13 +58,14 @@ class old_pc:
 
 
 def bench_apply(repeat: int = 5) -> list[str]:
+    from pjcsync.model import Model
     from pjcsync.parallel import RowLayout
     from pjcsync.sylvester import SylvesterInverse
     rows = ["| L0^-1 (N = 400) | right-hand side | scaled (pjcsync) | as cast (baseline) | baseline / pjcsync |",
             "|---|---|---|---|---|"]
     rng = np.random.default_rng(0)
     for x, kind in ((-5.7, "eigen"), (1.5, "schur")):
-        m = fig5(100, x)
+        m = Model.from_config(fig5(100, x))
         N = m.N
         C = rng.normal(size=(N, N)) + 1j * rng.normal(size=(N, N))
         n = np.arange(N) // 2 ** m.M
@@ -87,17 +90,15 @@ def bench_apply(repeat: int = 5) -> list[str]:
 
 def solve(x: float, F: float, coarse_rtol: float) -> tuple[float, int, list]:
     from pjcsync import truncation
-    from pjcsync.config import load_config
+    from pjcsync.model import Model
     from pjcsync.parallel import RowLayout
     saved = truncation.COARSE_RTOL
     truncation.COARSE_RTOL = coarse_rtol
     try:
-        m = fig5(100, x, F)
-        data = {"cavity": {"levels": 100, "decay": 2.0}, "qubits": {"detuning": [2.0, -1.0], "decay": 2.0},
-                "drive": {"amplitude": F, "detuning": x}}
-        cfg = load_config(data=data, overrides=["solver.progress=0"])["solver"]     # the defaults
+        cfg = fig5(100, x, F)
+        m = Model.from_config(cfg)
         t0 = time.perf_counter()
-        st = truncation.coarse_started_steady_state(m, cfg, RowLayout.create(m.N))
+        st = truncation.coarse_started_steady_state(m, cfg["solver"], RowLayout.create(m.N))
         sec = time.perf_counter() - t0
         its = st.solver["iterations"]
         coarse = [c["iterations"] for c in st.solver.get("coarse_start", [])]

@@ -368,14 +368,14 @@ def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0, red
         ax.legend(ncol=2 if len(spec["curves"]) * len(group) > 3 else 1)
     axes[-1, 0].set_xlabel(spec.get("xlabel", XLABEL))
     lo, hi = min(levels_used), max(levels_used)
-    note = resolution_note(paper, f"{spec['paper_points' if paper else 'points']} points, $n_c$ = {lo}"
-                           + (f"-{hi} per point" if hi > lo else "")
-                           + (f"; {missing} points not solved, left out" if missing else ""))
+    left_out = f"; {missing} points not solved, left out" if missing else ""
     if reduced:           # --reduced-curve: name the curves on the paper's grid and the others
         part = lambda cis: _grid_note(spec, [curves[i] for i in cis], [spec["curves"][i]["label"] for i in cis])  # noqa: E731
         full = [i for i in range(len(curves)) if i not in reduced]
-        note = resolution_note(True, part(full)) + ";\nreduced: " + part(reduced) + \
-            (f"; {missing} points not solved, left out" if missing else "")
+        note = resolution_note(True, part(full)) + ";\nreduced: " + part(reduced) + left_out
+    else:
+        note = resolution_note(paper, f"{spec['paper_points' if paper else 'points']} points, $n_c$ = {lo}"
+                               + (f"-{hi} per point" if hi > lo else "") + left_out)
     fig.suptitle(spec["title"] + "\n" + note, fontsize=11)
     png = OUT / f"fig{name}_steady.png"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -397,7 +397,7 @@ _ALPHA = {"alpha_x": r"$\alpha_x=\mathrm{Re}\,\langle a\rangle$", "alpha_y": r"$
 
 def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: list, reduced=()) -> Path:
     out = []
-    for k, (c, best, left_out) in enumerate(zip(spec["curves"], curves, failed)):
+    for ci, (c, best, left_out) in enumerate(zip(spec["curves"], curves, failed)):
         values, x, lev, edge = {}, None, None, None
         for o in spec["obs"]:
             x, values[o], lev, edge = series(best, o)
@@ -407,7 +407,7 @@ def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: l
         params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
         params["not_solved"] = left_out          # grid points where the solver failed: not drawn
         if reduced:                              # --reduced-curve: which curves are at the paper's
-            params["resolution"] = "small" if k in reduced else "paper"
+            params["resolution"] = "small" if ci in reduced else "paper"
         out.append(data_curve(c["label"], "rwa", x, values, lev, edge, params))
     return write_data(png, name, "fig_steady.py", paper,
                       {"title": spec["title"], "x_range": spec["x"], "x_unit": "lambda",
