@@ -4,8 +4,8 @@ One home for the choices that both the solvers (:mod:`pjcsync.steady`, :mod:`pjc
 and the memory estimate made before them (:mod:`pjcsync.memory`) need, so that the estimate
 counts what the solver will run: the method (:func:`resolve_method`), the operator
 (:func:`auto_operator`), the Krylov method and the precision of L0^-1 (:func:`krylov_settings`),
-the GMRES restart (:func:`gmres_restart`) and the periodic steady state's method
-(:func:`floquet_method`).  Arithmetic on the sizes and the options only: nothing here builds an
+the GMRES restart (:func:`gmres_restart`), when ``auto`` leaves a slow Krylov solve for MUMPS
+(:func:`direct_switch_iterations`) and the periodic steady state's method (:func:`floquet_method`).  Arithmetic on the sizes and the options only: nothing here builds an
 operator, and this module imports no other part of pjcsync (the solvers and the estimate import
 it; docs/performance.md has the measurements behind the thresholds).  ``model`` is anything
 with the Hilbert-space dimension ``N`` (a :class:`~pjcsync.model.Model` or a
@@ -26,6 +26,41 @@ def auto_method(model, solver_cfg: dict) -> str:
     quickly (docs/performance.md) while the Krylov solve with the Sylvester preconditioner
     costs ``O(N^3)`` dense flops per iteration, so ``krylov``."""
     return "direct" if model.N ** 2 <= AUTO_DIRECT_MAX_N2 else "krylov"
+
+
+# --- auto: from krylov to MUMPS when the Krylov solve is slow ------------------------------------
+
+SWITCH_RATIO_M2_N400 = 190     # MUMPS factorization time / krylov iteration time, M = 2, N = 400
+SWITCH_RATIO_PER_QUBIT = 4.7   # ... times this per qubit more ...
+SWITCH_RATIO_N_POWER = 0.4     # ... times (N / 400) to this power.  Measured at Fig. 7's resonance,
+                               # 1 rank (docs/performance.md, "Session 7"): ratios 34 (M = 1, N = 400),
+                               # 97-230 (M = 2, N = 200-720), 490 (M = 3, N = 320), 3400 (M = 4, N = 320)
+SWITCH_MEMORY_FRACTION = 0.8   # the switch needs MUMPS's estimated memory within this fraction of what
+                               # the node has available, shared by the job's ranks on the node
+
+
+def direct_switch_iterations(model, solver_cfg: dict) -> int | None:
+    """Krylov iterations after which ``method = "auto"`` gives the point to MUMPS, or None.
+
+    ``[solver] direct_switch``: an integer is used as is, ``"never"`` turns the switch off, and
+    ``"auto"`` predicts the iterations one MUMPS factorization costs (the rule of the ski
+    rental: after spending what the alternative costs, buy it; the total is then at most twice
+    that of the better choice made in hindsight):
+    ``SWITCH_RATIO_M2_N400 * SWITCH_RATIO_PER_QUBIT**(M - 2) * (N / 400)**SWITCH_RATIO_N_POWER``.
+    Both costs are dense BLAS-3 flops (MUMPS's fronts, the GEMMs of L0^-1), so the ratio
+    carries from machine to machine better than either time.  Only for the M-qubit models
+    (anything with ``M``; a general Lindbladian has no measured ratio: None)."""
+    setting = solver_cfg.get("direct_switch", "auto")
+    if setting == "never" or solver_cfg.get("method", "auto") != "auto":
+        return None
+    if setting != "auto":
+        return int(setting)
+    M = getattr(model, "M", None)
+    if M is None:
+        return None
+    ratio = (SWITCH_RATIO_M2_N400 * SWITCH_RATIO_PER_QUBIT ** (M - 2)
+             * (model.N / 400) ** SWITCH_RATIO_N_POWER)
+    return max(1, int(round(ratio)))
 
 
 def resolve_method(model, solver_cfg: dict) -> str:

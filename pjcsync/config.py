@@ -60,6 +60,12 @@ MAX_ENTRIES = 2 ** 62     # N^2 = (n_c 2^M)^2 above this cannot even be indexed
 def _below_one(v) -> str | None:
     return f"must be below 1 (a relative tolerance), got {v:g}" if v >= 1 else None
 
+
+def _switch_setting(v) -> str | None:
+    if isinstance(v, str):
+        return None if v in ("auto", "never") else f"must be 'auto', 'never' or an integer, got {v!r}"
+    return None if v >= 1 else f"must be at least 1 iteration, got {v}"
+
 NONNEG = 0.0
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -110,6 +116,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         "'fbcgs', 'fgmres', 'gmres', 'bcgs'); 'auto' picks from the problem "
                         "(docs/performance.md, KSP study: fbcgs, restarted as fgmres if it diverges "
                         "or breaks down); the -ksp_type option overrides it"),
+        "direct_switch": Key("int|str", "auto", "method = 'auto' (M-qubit models): a krylov solve "
+                             "not converged after this many iterations, or that breaks down, is "
+                             "abandoned and the point solved by MUMPS, when MUMPS's estimated memory "
+                             "fits in the node; 'auto': the iterations one factorization is predicted "
+                             "to cost (docs/performance.md, session 7); 'never': no switch",
+                             check=_switch_setting),
         "coarse_start": Key("bool", True, "krylov and sylvester with the default initial guess and "
                             "n_c >= 2 coarse_levels: first solve with ceil(n_c / 2) levels (recursively) "
                             "and start from that state, zero-padded; with levels = 'auto' its first n_c"),

@@ -58,10 +58,11 @@ import math
 
 from mpi4py import MPI
 
-from .choices import (BYTES_PER_ENTRY, GMRES_RESTART_MAX, auto_operator, floquet_method, gmres_restart,
-                      krylov_settings, resolve_method)
+from .choices import (BYTES_PER_ENTRY, GMRES_RESTART_MAX, SWITCH_MEMORY_FRACTION, auto_operator,
+                      floquet_method, gmres_restart, krylov_settings, resolve_method)
 from .model import Model
-from .parallel import InputError, PjcsyncError, available_memory_bytes, ranks_on_this_node
+from .parallel import (InputError, PjcsyncError, available_memory_bytes, job_ranks_on_node,
+                       ranks_on_this_node)
 from .validate import POSITIVITY_CHECK_MAX_N
 
 BYTES_PER_NONZERO = 16 + 4        # value + 32-bit column index
@@ -81,6 +82,8 @@ DIRECT_BYTES_PER_FACTOR_ENTRY = 20   # complex entry + MUMPS's integer structure
                                      # (its analysis: 14-17 B per entry of direct_fill)
 MUMPS_INPUT_BYTES = 24            # MUMPS's own copy of the matrix, per entry (value and indices)
 MUMPS_INSTANCE_BYTES = 16 * 2 ** 20   # fixed workspace of one MUMPS instance (floquet gmres has 2K+1)
+FILL_A, FILL_B, FILL_C, FILL_D = 6.5, 0.72, 0.18, 0.2   # MUMPS fill law (direct_fill) ...
+FILL_SMALL, FILL_SMALL_N2 = 1.3, 5000                    # ... times 1.3 up to N^2 = 5000 unknowns
 TS_VECTORS = 26                   # RK 5(4) stages and stage derivatives, solution, work vectors
 GIB = 2.0 ** 30
 
@@ -109,14 +112,32 @@ def liouvillian_nonzeros(model: Model) -> int:
 
 
 def direct_fill(model: Model) -> float:
-    """Estimated ratio of MUMPS factor entries to nonzeros of L (default ordering).
+    """Estimated ratio of MUMPS factor entries to nonzeros of L (default ordering, 1 rank):
+    ``FILL_A * FILL_B**M * N**(FILL_C + FILL_D M)``.
 
-    Measured (PETSc 3.18 / MUMPS, 1 rank): fill 39, 57, 82 for M = 2 and n_c = 20, 40, 80;
-    158 for M = 3, n_c = 30; 173, 265, 353 for M = 4 and n_c = 8, 12, 16; MUMPS's own
-    analysis (INFOG(17)) for Fig. 8 at n_c = 60 and 100: 818 and 3173 MB, 1440 and 2000 bytes
-    per nonzero of L.  ``0.09 * 2**M * N`` bounds them all (the growth is slower than N at
-    large N: an upper bound there)."""
-    return float(max(10.0, 0.09 * 2 ** model.M * model.N))
+    Fitted in session 7 (docs/performance.md) to MUMPS's own count (INFOG(29)) for M = 1 (N =
+    100-800), M = 2 (N = 100-560), M = 3 (N = 80-320) and M = 4 (N = 64-320) at Fig. 7's
+    resonance: fills 23-51, 43-119, 69-182 and 97-434; the law lies 1.06-1.20 times above
+    every one of them.  The fill grows like N^0.4 for one qubit and nearly like N for four
+    (2D nested dissection of the (n, n') Fock grid, fronts of 4^M qubit states); the earlier
+    bound ``0.09 * 2**M * N`` was 1.6-2.8x high for M <= 2 at N >= 400, so the estimate
+    refused MUMPS runs that fit (Fig. 7 at n_c = 180: 26.5 GB estimated, 12.7 GB measured).
+    Up to ``FILL_SMALL_N2`` unknowns MUMPS's automatic ordering fills up to 1.25 times more than
+    the law (M = 2, N = 32-64; M = 3, N = 48-64): ``FILL_SMALL`` times it there."""
+    M, N = model.M, model.N
+    small = FILL_SMALL if N * N <= FILL_SMALL_N2 else 1.0
+    return float(max(10.0, small * FILL_A * FILL_B ** M * N ** (FILL_C + FILL_D * M)))
+
+
+def direct_fits(model: Model, comm: MPI.Comm) -> tuple[bool, str]:
+    """Whether a MUMPS solve of ``model`` on ``comm`` fits in ``SWITCH_MEMORY_FRACTION`` of the
+    memory the node has available, with every rank of the job on this node
+    (:func:`~pjcsync.parallel.job_ranks_on_node`: sweep groups included) needing as much:
+    ``(fits, "x GB of y GB")``.  Collective on ``comm``."""
+    available = comm.allreduce(available_memory_bytes(), op=MPI.MIN)
+    est = estimate_sizes(model, {"solver": {"method": "direct"}}, comm.Get_size(), available, "steady")
+    need = est["bytes_per_rank"] * max(job_ranks_on_node(), 1)
+    return need <= SWITCH_MEMORY_FRACTION * available, f"{_gb(need)} of {_gb(available)} available"
 
 
 def krylov_vectors(n2: int, ranks: int, available_per_rank: float, flexible: bool = False) -> int:

@@ -104,6 +104,20 @@ def ranks_on_this_node(comm: MPI.Comm | None = None) -> int:
     return n
 
 
+LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")   # Open MPI, MPICH (Hydra)
+
+
+def job_ranks_on_node() -> int:
+    """Ranks of the whole MPI job on this node, without communicating (so that one group of a
+    sweep can ask while the others compute): the launcher's variable (Open MPI, MPICH/Hydra),
+    else every rank of ``COMM_WORLD`` (exact on one node, too many on several)."""
+    for name in LOCAL_SIZE_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return MPI.COMM_WORLD.Get_size()
+
+
 def peak_memory_bytes() -> int:
     """Peak resident memory of this process (VmHWM)."""
     try:

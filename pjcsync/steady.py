@@ -49,8 +49,8 @@ from .model import DTYPE, Model
 from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory
 from . import superoperator as so
 from .petsc_options import set_from_options
-from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator, gmres_restart,  # noqa: F401
-                      krylov_settings, resolve_method)
+from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator,  # noqa: F401
+                      direct_switch_iterations, gmres_restart, krylov_settings, resolve_method)
 from . import states
 from .states import GivenState
 from .validate import DEFAULT_TOLERANCE, density_matrix_checks
@@ -683,7 +683,9 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
             t1 = time.perf_counter()
             L = _operator(model, layout, operator, H, c_ops)
             extra["operator_seconds"] = time.perf_counter() - t1
-            rho, info = _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings, watch)
+            switch = direct_switch_iterations(model, solver_cfg)
+            rho, info = _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings, watch,
+                                              switch_after=switch)
     seconds = time.perf_counter() - t0
     info.update(extra)
     # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)
@@ -704,6 +706,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
                         f"{'<=' if method == 'direct' else '>'} {AUTO_DIRECT_MAX_N2}")
         if "krylov_choice" in info:
             info["auto"] += "; " + info["krylov_choice"]
+        if "direct_switch" in info:
+            info["auto"] += "; then direct: " + info["direct_switch"]
     info["operator_reason"] = op_reason
     return SteadyState(model=model, layout=layout, rho=rho, solver=info, checks=checks)
 
@@ -712,13 +716,27 @@ KSP_GAVE_UP = (-4, -5, -9)       # KSP reasons after which the automatic KSP is 
                                  # (dtol), broke down, NaN/Inf -- not the iteration limit
 
 
-def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: dict, watch: dict):
-    """:func:`solve_krylov` with the KSP of ``settings`` (:func:`pjcsync.choices.krylov_settings`);
-    if that was the automatic choice and it diverges or breaks down, once more from the same
-    initial guess with ``settings["fallback"]`` (recorded as ``info["ksp_fallback"]``)."""
+def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: dict, watch: dict,
+                          switch_after: int | None = None):
+    """:func:`solve_krylov` with the KSP of ``settings`` (:func:`pjcsync.choices.krylov_settings`).
+
+    ``switch_after`` (``method = "auto"``, :func:`pjcsync.choices.direct_switch_iterations`):
+    the solve stops after that many iterations, and if it has not converged by then (or broke
+    down) the point is solved by MUMPS (:func:`solve_direct`), when MUMPS's estimated memory
+    fits the node (:func:`pjcsync.memory.direct_fits`); the Krylov attempt is recorded as
+    ``info["direct_switch"]``.  Otherwise, if the KSP was the automatic choice and it diverges or
+    breaks down, once more from the same initial guess with ``settings["fallback"]`` (recorded
+    as ``info["ksp_fallback"]``)."""
+    fits, memory_text = False, ""
+    if switch_after is not None:
+        from .memory import direct_fits
+        fits, memory_text = direct_fits(model, layout.comm)
+    cap = min(max_it, switch_after) if fits else max_it
     try:
-        return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"], **watch)
+        return solve_krylov(model, layout, L, sylv, x0, rtol, cap, ksp_type=settings["ksp_type"], **watch)
     except UnconvergedError as exc:
+        if fits:
+            return _switch_to_direct(model, layout, rtol, exc, memory_text)
         if not settings.get("fallback") or exc.info.get("ksp_reason") not in KSP_GAVE_UP:
             raise
         first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
@@ -729,6 +747,25 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     progress_info(f"pjcsync: krylov: {first}", layout.comm)
     rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["fallback"], **watch)
     info["ksp_fallback"] = first
+    return rho, info
+
+
+def _switch_to_direct(model, layout, rtol, exc: UnconvergedError, memory_text: str):
+    """The direct switch of :func:`_krylov_with_fallback`: MUMPS after an unconverged Krylov
+    solve, with what that solve did in ``info["direct_switch"]``."""
+    from .progress import info as progress_info
+    k = exc.info
+    why = "stopped" if k.get("ksp_reason") == -3 else f"gave up (KSP reason {k.get('ksp_reason')})"
+    text = (f"{k.get('ksp_type')} {why} after {k.get('iterations')} iterations in "
+            f"{k.get('solve_seconds', 0.0):.1f} s at relative residual {exc.relative_residual:.1e}; "
+            f"MUMPS ({memory_text})")
+    if exc.rho is not None:
+        exc.rho.destroy()
+    progress_info(f"pjcsync: krylov: {text}", layout.comm)
+    rho, info = solve_direct(model, layout, rtol)
+    info["direct_switch"] = text
+    info["krylov_iterations"] = k.get("iterations")
+    info["krylov_seconds"] = k.get("solve_seconds")
     return rho, info
 
 

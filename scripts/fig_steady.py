@@ -5,6 +5,8 @@
     .venv/bin/python scripts/fig_steady.py --paper          # the paper's grids and cavity sizes
     .venv/bin/python scripts/fig_steady.py --paper --fig 11 --reduced-curve 2 --reduced-curve 3
                                                             # M = 1, 2 at the paper's, M = 3, 4 reduced
+    .venv/bin/python scripts/fig_steady.py --paper --fig 7 --levels-max 100
+                                                            # the paper's grid, n_c at most 100
     .venv/bin/python scripts/fig_steady.py --replot         # redraw from the existing files
     .venv/bin/python scripts/fig_steady.py --ranks 4        # mpirun -n 4 ... --groups 4
     FIG_MPIRUN=srun .venv/bin/python scripts/fig_steady.py --paper --ranks 64   # a cluster (slurm/)
@@ -406,6 +408,7 @@ def write(name: str, spec: dict, curves: list, paper: bool, png: Path, failed: l
         values["sigma"] = [best[k][1]["observables"]["sigma"] for k in sorted(best)]   # per qubit <sigma_x,y,z>
         params = {k: c[k] for k in ("deltas", "F", "gamma", "gamma_s")}
         params["not_solved"] = left_out          # grid points where the solver failed: not drawn
+        params["levels_max"] = c["paper_cap"] if paper and ci not in reduced else c["cap"]
         if reduced:                              # --reduced-curve: which curves are at the paper's
             params["resolution"] = "small" if ci in reduced else "paper"
         out.append(data_curve(c["label"], "rwa", x, values, lev, edge, params))
@@ -431,7 +434,17 @@ def main() -> int:
                     "point per curve at the paper's n_c, off resonance and at resonance (each stopped after "
                     "TIMEOUT s), and the projected time of the figure at the paper's resolution on --ranks "
                     "ranks (results/figures/cost_paper.json)")
+    ap.add_argument("--levels-max", type=int, metavar="N", help="with --paper: no curve's n_c above N (nor "
+                    "below the paper's own): for a machine without the memory or the hours for the "
+                    "figure's cap (Fig. 7: 225); the points it leaves above the edge tolerance are marked")
     args = ap.parse_args()
+    if args.levels_max is not None and (not args.paper or args.levels_max < 2):
+        print("fig_steady.py: error: --levels-max N needs --paper and N >= 2", file=sys.stderr)
+        return 2
+    if args.levels_max is not None:
+        for spec in FIGS.values():
+            for c in spec["curves"]:
+                c["paper_cap"] = max(c["paper_levels"], min(c["paper_cap"], args.levels_max))
     reduced = sorted(set(args.reduced_curve))
     bad = [i for i in reduced if not args.paper or len(args.fig or []) != 1
            or not 0 <= i < len(FIGS[args.fig[0]]["curves"])]

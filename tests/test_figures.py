@@ -38,6 +38,15 @@ def test_fig_steady_bad_reduced_curve_is_one_line_and_exit_2(args, tmp_path):
     assert p.stdout == ""
 
 
+@pytest.mark.parametrize("args", [["--levels-max", "100"], ["--paper", "--levels-max", "1"]])
+def test_fig_steady_bad_levels_max_is_one_line_and_exit_2(args, tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "fig_steady.py"), *args], capture_output=True,
+                       text=True, env=_env(), timeout=120, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert len(p.stderr.strip().splitlines()) == 1 and "--levels-max" in p.stderr, p.stderr
+    assert p.stdout == ""
+
+
 # --- the data files of docs/figures/ (scripts/_plotting.py) -------------------------------------
 
 import json  # noqa: E402

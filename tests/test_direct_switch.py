@@ -1,0 +1,164 @@
+"""``method = "auto"`` leaves a Krylov solve that is slow or breaks down for MUMPS (the direct
+switch, :func:`pjcsync.choices.direct_switch_iterations`), and MUMPS's fill law
+(:func:`pjcsync.memory.direct_fill`) against MUMPS's own count of its factor entries.
+
+References: QuTiP's steady state (an independent code), MUMPS's INFOG(29)."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import cli_json, run_cli, run_mpi_script, write_config
+
+# Fig. 7's resonance (F = 1.5, gamma = gamma_s = 0.2, Delta = (2, 3)) with 20 levels: N = 80, so
+# "auto" picks krylov (N^2 > 4096), which needs far more than 3 iterations here
+FIG7 = textwrap.dedent("""\
+    [cavity]
+    levels = 20
+    decay = 0.2
+    [qubits]
+    detuning = [2.0, 3.0]
+    decay = 0.2
+    [drive]
+    amplitude = 1.5
+    detuning = 0.0
+    [solver]
+    rtol = 1e-11
+    """)
+
+
+def qutip_reference(levels, deltas, gs, F, det, gamma):
+    import qutip
+    from reference import qutip_model
+    H, c_ops, a, on = qutip_model(levels, list(deltas), [1.0] * len(deltas), list(gs), F, det, gamma)
+    rho = qutip.steadystate(H, c_ops)
+    return {"n": qutip.expect(a.dag() * a, rho),
+            "sz": [qutip.expect(on(qutip.sigmaz(), l), rho) for l in range(len(deltas))]}
+
+
+def assert_matches(obs, ref):
+    assert abs(obs["n"] - ref["n"]) < 1e-8 * max(1.0, ref["n"])
+    assert np.allclose([s[2] for s in obs["sigma"]], ref["sz"], atol=1e-8)
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_auto_gives_a_slow_krylov_solve_to_mumps(tmp_path, ranks):
+    """With a budget of 3 iterations the automatic krylov stops unconverged and MUMPS solves the
+    point: the state is QuTiP's, and the statistics say what happened.  ``never``: the Krylov
+    solve runs to convergence (same state, no switch)."""
+    ref = qutip_reference(20, (2.0, 3.0), (0.2, 0.2), 1.5, 0.0, 0.2)
+    d = cli_json(["steady", write_config(tmp_path, FIG7 + "direct_switch = 3\n"), "--quiet"], ranks)
+    s = d["solver"]
+    assert s["requested_method"] == "auto" and s["method"] == "direct"
+    assert s["krylov_iterations"] == 3 and "stopped after 3 iterations" in s["direct_switch"]
+    assert "then direct" in s["auto"] and "MUMPS" in s["direct_switch"]
+    assert_matches(d["observables"], ref)
+    k = cli_json(["steady", write_config(tmp_path, FIG7 + 'direct_switch = "never"\n', "n.toml"), "--quiet"],
+                 ranks)["solver"]
+    assert k["method"] == "krylov" and k["iterations"] > 3 and "direct_switch" not in k
+    d_never = cli_json(["steady", tmp_path / "n.toml", "--quiet"], ranks)
+    assert_matches(d_never["observables"], ref)
+
+
+# Fig. A4, M = 3 (gamma = gamma_s = 2): the automatic BiCGStab diverges within a few iterations
+# (tests/test_truncation.py: with method = "krylov" FGMRES takes over)
+A4_M3 = textwrap.dedent("""\
+    [cavity]
+    levels = 20
+    decay = 2.0
+    [qubits]
+    detuning = [20.0, 30.0, 25.0]
+    decay = 2.0
+    [drive]
+    amplitude = 4.4
+    detuning = 11.0
+    """)
+
+
+def test_auto_gives_a_broken_down_krylov_solve_to_mumps(tmp_path):
+    """BiCGStab diverges long before the budget (hundreds of iterations at M = 3): ``auto`` goes
+    to MUMPS, not to FGMRES, and gets QuTiP's state."""
+    d = cli_json(["steady", write_config(tmp_path, A4_M3), "--quiet"])
+    s = d["solver"]
+    assert s["method"] == "direct" and "gave up" in s["direct_switch"] and "ksp_fallback" not in s
+    assert_matches(d["observables"], qutip_reference(20, (20.0, 30.0, 25.0), (2.0,) * 3, 4.4, 11.0, 2.0))
+
+
+def test_no_switch_when_mumps_would_not_fit(monkeypatch):
+    """When MUMPS's estimate does not fit the node, the Krylov solve keeps its whole iteration
+    limit and converges (in process, 1 rank)."""
+    import pjcsync.memory as memory
+    from pjcsync.config import validate
+    from pjcsync.model import Model
+    from pjcsync.steady import steady_state
+    cfg = validate({
+        "cavity": {"levels": 20, "decay": 0.2}, "qubits": {"detuning": [2.0, 3.0], "decay": 0.2},
+        "drive": {"amplitude": 1.5}, "solver": {"rtol": 1e-11, "direct_switch": 3, "progress": 0}})
+    calls = []
+    monkeypatch.setattr(memory, "direct_fits", lambda model, comm: calls.append(model.N) or (False, "no"))
+    st = steady_state(Model.from_config(cfg), cfg["solver"])
+    assert calls == [80] and st.solver["method"] == "krylov" and st.solver["iterations"] > 3
+    assert "direct_switch" not in st.solver
+
+
+def test_switch_budget():
+    """The budget: configured, off, or the predicted ratio of a factorization to an iteration,
+    growing with M and N; none for a method asked for, or for a Lindbladian without qubits."""
+    from types import SimpleNamespace as NS
+    from pjcsync import choices
+    f = choices.direct_switch_iterations
+    m = NS(M=2, N=400)
+    assert f(m, {}) == choices.SWITCH_RATIO_M2_N400
+    assert f(m, {"direct_switch": 7}) == 7 and f(m, {"direct_switch": "never"}) is None
+    assert f(m, {"method": "krylov"}) is None and f(NS(N=400), {}) is None
+    assert f(NS(M=1, N=400), {}) < f(m, {}) < f(NS(M=3, N=400), {})
+    assert f(NS(M=2, N=200), {}) < f(m, {}) < f(NS(M=2, N=800), {})
+
+
+@pytest.mark.parametrize("value", ["0", "'sometimes'", "2.5"])
+def test_direct_switch_setting_is_checked(tmp_path, value):
+    p = run_cli(["steady", write_config(tmp_path, FIG7 + f"direct_switch = {value}\n")])
+    assert p.returncode == 2 and "direct_switch" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_direct_fill_bounds_mumps_count():
+    """The fill law lies above MUMPS's own count of factor entries (INFOG(29)) per nonzero of
+    L, and within 1.5 times it, for M = 1..4 (N = 64-120; scripts/bench_direct_switch.py
+    --fill measures them)."""
+    import json
+    import subprocess
+    import sys
+    from conftest import ROOT, _env
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_direct_switch.py"), "--fill",
+                        "1:60", "2:16", "2:25", "3:10", "4:4", "--json"],
+                       capture_output=True, text=True, timeout=300, env=_env())
+    assert p.returncode == 0, p.stderr[-2000:]
+    rows = json.loads(p.stdout)
+    assert [r["M"] for r in rows] == [1, 2, 2, 3, 4]
+    for r in rows:
+        assert r["fill"] <= r["law"] <= 1.5 * r["fill"], r
+
+
+JOB = textwrap.dedent("""
+    import os
+    from mpi4py import MPI
+    from pjcsync.parallel import job_ranks_on_node, LOCAL_SIZE_VARIABLES
+    plain = job_ranks_on_node()
+    for name in LOCAL_SIZE_VARIABLES:
+        os.environ.pop(name, None)
+    counts = MPI.COMM_WORLD.gather((plain, job_ranks_on_node()), root=0)
+    if MPI.COMM_WORLD.rank == 0:
+        print(counts)
+    """)
+
+
+def test_job_ranks_on_node(tmp_path):
+    """Both ranks of a 2-rank job on this node count 2, from the launcher's variable or, without
+    it, from COMM_WORLD (no communication either way)."""
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    p = run_mpi_script(script, 2)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "[(2, 2), (2, 2)]"
