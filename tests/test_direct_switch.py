@@ -62,6 +62,30 @@ def test_auto_gives_a_slow_krylov_solve_to_mumps(tmp_path, ranks):
     assert_matches(d_never["observables"], ref)
 
 
+def test_a_solve_nearly_done_at_its_budget_goes_on(tmp_path):
+    """A budget a few iterations short of what the Krylov solve needs: its recent rate projects
+    few more iterations, so it goes on from its iterate instead of switching, and converges to
+    QuTiP's state."""
+    never = cli_json(["steady", write_config(tmp_path, FIG7 + 'direct_switch = "never"\n'), "--quiet"])
+    need = never["solver"]["iterations"]
+    d = cli_json(["steady", write_config(tmp_path, FIG7 + f"direct_switch = {need - 5}\n", "b.toml"), "--quiet"])
+    s = d["solver"]
+    assert s["method"] == "krylov" and "direct_switch" not in s
+    assert s["direct_switch_deferred"].startswith(f"{need - 5} iterations") and s["iterations"] > need - 5
+    assert_matches(d["observables"], qutip_reference(20, (2.0, 3.0), (0.2, 0.2), 1.5, 0.0, 0.2))
+
+
+def test_projected_iterations():
+    """A geometric history r^k: the iterations left to rtol are log(rtol / r^k) / log(r); none
+    for a stagnating or growing residual."""
+    from pjcsync.steady import projected_iterations
+    h = [0.9 ** k for k in range(100)]
+    assert projected_iterations(h, 1e-10) == pytest.approx(np.log(1e-10 / h[-1]) / np.log(0.9), rel=1e-9)
+    assert projected_iterations([1.0] * 50, 1e-10) is None
+    assert projected_iterations([1.1 ** k for k in range(50)], 1e-10) is None
+    assert projected_iterations(h[:5], 1e-10) is None
+
+
 # Fig. A4, M = 3 (gamma = gamma_s = 2): the automatic BiCGStab diverges within a few iterations
 # (tests/test_truncation.py: with method = "krylov" FGMRES takes over)
 A4_M3 = textwrap.dedent("""\
