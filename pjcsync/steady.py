@@ -321,11 +321,12 @@ def _krylov_norm(ksp: PETSc.KSP, b: PETSc.Vec, opts: PETSc.Options) -> tuple[str
 class _KrylovMonitor:
     """KSP monitor: relative residual history, progress lines, periodic checkpoints."""
 
-    def __init__(self, layout, prog, denom, checkpoint, every):
+    def __init__(self, layout, prog, denom, checkpoint, every, budget=None, rtol=0.0):
         self.layout, self.prog, self.denom = layout, prog, denom
         self.checkpoint, self.every = checkpoint, every
         self.last_checkpoint = time.perf_counter()
         self.first = None
+        self.budget, self.rtol, self.budget_note = budget, rtol, None
 
     def __call__(self, ksp, its, rnorm):
         if self.first is None:
@@ -335,6 +336,8 @@ class _KrylovMonitor:
         elif self.denom < 0:            # relative to min(||r_0||, ||b||)
             self.denom = min(-self.denom, rnorm) if rnorm > 0 else -self.denom
         self.prog.update(its, rnorm / self.denom)
+        if self.budget and its in (self.budget, 2 * self.budget) and rnorm / self.denom > self.rtol:
+            self._spend(ksp, its)
         if self.checkpoint is not None and self.every > 0 and its > 0:
             due = self.layout.comm.bcast(time.perf_counter() - self.last_checkpoint >= self.every, root=0)
             if due:
@@ -346,10 +349,24 @@ class _KrylovMonitor:
                 self.last_checkpoint = time.perf_counter()
 
 
+    def _spend(self, ksp, its):
+        """The budget is reached: stop here (the KSP's iteration limit lowered to ``its``: reason
+        -3 after this iteration) unless the projection says at most ``budget`` more.  The history
+        is the same on every rank, so is the decision."""
+        hist = [float(abs(v)) / self.denom for v in ksp.getConvergenceHistory()[:its + 1]]
+        left = projected_iterations(hist, self.rtol)
+        if its == self.budget and left is not None and left <= self.budget:
+            self.budget_note = f"{its} iterations, about {left:.0f} more projected: went on"
+            return
+        self.budget_note = (f"about {left:.0f} more projected" if left is not None
+                            else "the residual not decreasing")
+        ksp.setTolerances(max_it=its)
+
+
 def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.ndarray, rtol: float,
                  max_it: int, options_prefix: str = "", ksp_type: str | None = None,
                  progress: float | None = None, checkpoint=None,
-                 checkpoint_every: float = 0.0) -> tuple[PETSc.Vec, dict]:
+                 checkpoint_every: float = 0.0, budget: int | None = None) -> tuple[PETSc.Vec, dict]:
     """A Krylov method (``ksp_type``, default :func:`krylov_settings`'s choice; PETSc options
     override) on the bordered system, right-preconditioned by ``-L0^-1``.
 
@@ -359,7 +376,13 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     the same denominator, so it compares directly with rtol.  ``progress``: seconds between
     progress lines (:mod:`pjcsync.progress`); ``checkpoint(rows, status)``: called
     (collectively) every ``checkpoint_every`` seconds with the current iterate.  A solve that
-    stops unconverged raises :class:`UnconvergedError` carrying its last iterate."""
+    stops unconverged raises :class:`UnconvergedError` carrying its last iterate.
+
+    ``budget``: at that iteration the solve stops (KSP reason -3, ``info["budget"]``) unless the
+    rate of its last quarter projects at most ``budget`` more iterations
+    (:func:`projected_iterations`); then it goes on, and stops at twice the budget if it has
+    not converged by then.  Fig. 11, M = 2, x = 0.5 (N = 400, budget 190) converges so in 211
+    iterations, where stopping at 190 would pay a MUMPS factorization on top."""
     from .progress import Progress
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
@@ -407,7 +430,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     norm_text, denom = _krylov_norm(ksp, b, opts)
     label = f"krylov ({ksp.getType()})"
     monitor = _KrylovMonitor(layout, Progress(label, norm_text, rtol, layout.comm, progress), denom,
-                             checkpoint, checkpoint_every)
+                             checkpoint, checkpoint_every, budget, rtol)
     ksp.setMonitor(monitor)
     t0 = time.perf_counter()
     try:
@@ -426,8 +449,8 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
             "bordering": "e = K / Tr K"}
     if ksp.getType() in ("gmres", "fgmres"):
         info["gmres_restart"] = opts.getInt("ksp_gmres_restart", restart)
-    if reason < 0:
-        info["projected_iterations"] = projected_iterations(hist, rtol)
+    if monitor.budget_note:
+        info["budget"] = monitor.budget_note
     ksp.destroy()
     A.destroy()
     e.destroy()
@@ -737,9 +760,9 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     """:func:`solve_krylov` with the KSP of ``settings`` (:func:`pjcsync.choices.krylov_settings`).
 
     ``switch_after`` (``method = "auto"``, :func:`pjcsync.choices.direct_switch_iterations`):
-    the solve stops after that many iterations, and if it has not converged by then (or broke
-    down) the point is solved by MUMPS (:func:`solve_direct`), when MUMPS's estimated memory
-    fits the node (:func:`pjcsync.memory.direct_fits`); the Krylov attempt is recorded as
+    when MUMPS's estimated memory fits the node (:func:`pjcsync.memory.direct_fits`), that is
+    the Krylov solve's budget (:func:`solve_krylov`), and a solve stopped by it, or that breaks
+    down, is solved again by MUMPS (:func:`solve_direct`); the Krylov attempt is recorded as
     ``info["direct_switch"]``.  Otherwise, if the KSP was the automatic choice and it diverges or
     breaks down, once more from the same initial guess with ``settings["fallback"]`` (recorded
     as ``info["ksp_fallback"]``)."""
@@ -747,12 +770,12 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     if switch_after is not None:
         from .memory import direct_fits
         fits, memory_text = direct_fits(model, layout.comm)
-    cap = min(max_it, switch_after) if fits else max_it
     try:
-        return solve_krylov(model, layout, L, sylv, x0, rtol, cap, ksp_type=settings["ksp_type"], **watch)
+        return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"],
+                            budget=switch_after if fits else None, **watch)
     except UnconvergedError as exc:
         if fits:
-            return _finish_or_switch(model, layout, L, sylv, rtol, max_it, cap, settings, watch, exc, memory_text)
+            return _switch_to_direct(model, layout, rtol, exc, memory_text)
         if not settings.get("fallback") or exc.info.get("ksp_reason") not in KSP_GAVE_UP:
             raise
         first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
@@ -766,44 +789,15 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     return rho, info
 
 
-def _finish_or_switch(model, layout, L, sylv, rtol, max_it, cap, settings, watch, exc, memory_text):
-    """The Krylov solve stopped at its budget ``cap``: if its recent rate
-    (:func:`projected_iterations`) says it needs at most ``cap`` more iterations, it goes on from
-    its iterate for at most that many (Fig. 11, M = 2, x = 0.5: converged in 211 iterations,
-    where a switch at 190 doubles the time); otherwise, or if that does not converge either,
-    MUMPS (:func:`_switch_to_direct`)."""
-    left = exc.info.get("projected_iterations")
-    if exc.info.get("ksp_reason") == -3 and left is not None and left <= cap and cap < max_it \
-            and exc.rho is not None:
-        from .progress import info as progress_info
-        done, seconds = exc.info["iterations"], exc.info.get("solve_seconds", 0.0)
-        progress_info(f"pjcsync: krylov: {done} iterations, about {left:.0f} more projected: going on",
-                      layout.comm)
-        x0 = exc.rho.getArray(readonly=True).reshape(layout.rows, layout.N).copy()
-        exc.rho.destroy()
-        try:
-            rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, min(cap, max_it - done),
-                                     ksp_type=settings["ksp_type"], **watch)
-        except UnconvergedError as again:
-            again.info["iterations"] += done
-            again.info["solve_seconds"] = again.info.get("solve_seconds", 0.0) + seconds
-            exc = again
-        else:
-            info["iterations"] += done
-            info["solve_seconds"] += seconds
-            info["direct_switch_deferred"] = (f"{done} iterations, about {left:.0f} more projected: "
-                                              f"went on from the iterate")
-            return rho, info
-    return _switch_to_direct(model, layout, rtol, exc, memory_text)
-
-
 def _switch_to_direct(model, layout, rtol, exc: UnconvergedError, memory_text: str):
     """The direct switch of :func:`_krylov_with_fallback`: MUMPS after an unconverged Krylov
     solve, with what that solve did in ``info["direct_switch"]``."""
     from .progress import info as progress_info
     k = exc.info
-    why = "stopped" if k.get("ksp_reason") == -3 else f"gave up (KSP reason {k.get('ksp_reason')})"
-    text = (f"{k.get('ksp_type')} {why} after {k.get('iterations')} iterations in "
+    why = ("stopped at its budget" if k.get("ksp_reason") == -3 and k.get("budget") else
+           "stopped" if k.get("ksp_reason") == -3 else f"gave up (KSP reason {k.get('ksp_reason')})")
+    more = f" ({k['budget']})" if k.get("ksp_reason") == -3 and k.get("budget") else ""
+    text = (f"{k.get('ksp_type')} {why} after {k.get('iterations')} iterations{more} in "
             f"{k.get('solve_seconds', 0.0):.1f} s at relative residual {exc.relative_residual:.1e}; "
             f"MUMPS ({memory_text})")
     if exc.rho is not None:
