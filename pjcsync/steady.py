@@ -348,7 +348,6 @@ class _KrylovMonitor:
                                        "residual_norm": self.prog.norm})
                 self.last_checkpoint = time.perf_counter()
 
-
     def _spend(self, ksp, its):
         """The budget is reached: stop here (the KSP's iteration limit lowered to ``its``: reason
         -3 after this iteration) unless the projection says at most ``budget`` more.  The history
@@ -794,12 +793,15 @@ def _switch_to_direct(model, layout, rtol, exc: UnconvergedError, memory_text: s
     solve, with what that solve did in ``info["direct_switch"]``."""
     from .progress import info as progress_info
     k = exc.info
-    why = ("stopped at its budget" if k.get("ksp_reason") == -3 and k.get("budget") else
-           "stopped" if k.get("ksp_reason") == -3 else f"gave up (KSP reason {k.get('ksp_reason')})")
-    more = f" ({k['budget']})" if k.get("ksp_reason") == -3 and k.get("budget") else ""
-    text = (f"{k.get('ksp_type')} {why} after {k.get('iterations')} iterations{more} in "
-            f"{k.get('solve_seconds', 0.0):.1f} s at relative residual {exc.relative_residual:.1e}; "
-            f"MUMPS ({memory_text})")
+    its = k.get("iterations")
+    if k.get("ksp_reason") != -3:
+        why = f"gave up (KSP reason {k.get('ksp_reason')}) after {its} iterations"
+    elif k.get("budget"):
+        why = f"stopped at its budget after {its} iterations ({k['budget']})"
+    else:
+        why = f"stopped after {its} iterations (the iteration limit)"
+    text = (f"{k.get('ksp_type')} {why} in {k.get('solve_seconds', 0.0):.1f} s at relative residual "
+            f"{exc.relative_residual:.1e}; MUMPS ({memory_text})")
     if exc.rho is not None:
         exc.rho.destroy()
     progress_info(f"pjcsync: krylov: {text}", layout.comm)
