@@ -84,6 +84,8 @@ MUMPS_INPUT_BYTES = 24            # MUMPS's own copy of the matrix, per entry (v
 MUMPS_INSTANCE_BYTES = 16 * 2 ** 20   # fixed workspace of one MUMPS instance (floquet gmres has 2K+1)
 FILL_A, FILL_B, FILL_C, FILL_D = 6.5, 0.72, 0.18, 0.2   # MUMPS fill law (direct_fill) ...
 FILL_SMALL, FILL_SMALL_N2 = 1.3, 5000                    # ... times 1.3 up to N^2 = 5000 unknowns
+FLOQUET_FILL = 0.5                # the harmonic block system's fill per entry: 2K+1 times this times L's
+                                  # (measured peaks, K = 1, 2, n_c = 6-16: estimate 1.3-1.6x; session 7)
 TS_VECTORS = 26                   # RK 5(4) stages and stage derivatives, solution, work vectors
 GIB = 2.0 ** 30
 
@@ -117,8 +119,8 @@ def direct_fill(model: Model) -> float:
 
     Fitted in session 7 (docs/performance.md) to MUMPS's own count (INFOG(29)) for M = 1 (N =
     100-800), M = 2 (N = 100-560), M = 3 (N = 80-320) and M = 4 (N = 64-320) at Fig. 7's
-    resonance: fills 23-51, 43-119, 69-182 and 97-434; the law lies 1.06-1.20 times above
-    every one of them.  The fill grows like N^0.4 for one qubit and nearly like N for four
+    resonance: fills 23-51, 43-119, 69-182 and 97-434; the law lies 1.02-1.2 times above
+    every one of them (1.4 at M = 4, N = 64).  The fill grows like N^0.4 for one qubit and nearly like N for four
     (2D nested dissection of the (n, n') Fock grid, fronts of 4^M qubit states); the earlier
     bound ``0.09 * 2**M * N`` was 1.6-2.8x high for M <= 2 at N >= 400, so the estimate
     refused MUMPS runs that fit (Fig. 7 at n_c = 180: 26.5 GB estimated, 12.7 GB measured).
@@ -348,7 +350,8 @@ class _Parts:
             self.add("first copy of the block rows", float(nnz) * BYTES_PER_NONZERO / self.P, "block assembly")
             self.assembled(nnz, "factorization", "block matrix", building=False)
             self.add("first copy of the block rows", float(nnz) * BYTES_PER_NONZERO / self.P, "factorization")
-            self.mumps(nnz, direct_fill(self.model) * nb, "factorization", "MUMPS factors of the block system")
+            self.mumps(nnz, direct_fill(self.model) * nb * FLOQUET_FILL, "factorization",
+                       "MUMPS factors of the block system")
         elif method == "gmres":
             self.assembled(nnz, "solve", "block matrix", building=False)
             self.mumps(self.nz["L"], direct_fill(self.model), "solve",
