@@ -86,6 +86,21 @@ FIG8 = dict(levels=12, gamma=0.3, omega0=None, delta="1.0, -1.0", coupling=None,
             dw=None)
 
 
+# Fig. A4 with M = 3 (gamma = gamma_s = 2, the paper's strong damping) at 20 levels: the automatic
+# BiCGStab diverges within a few iterations here (tests/test_truncation.py, test_direct_switch.py)
+A4_M3_MODEL = """\
+[cavity]
+levels = 20
+decay = 2.0
+[qubits]
+detuning = [20.0, 30.0, 25.0]
+decay = 2.0
+[drive]
+amplitude = 4.4
+detuning = 11.0
+"""
+
+
 def fig8_text(extra: str = "", **overrides) -> str:
     """TOML of Fig. 8's model (:data:`FIG8` with ``overrides``, keys as :func:`model_text`)
     followed by ``extra``."""

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import cli_json, run_cli, run_mpi_script, write_config
+from conftest import A4_M3_MODEL, cli_json, run_cli, run_mpi_script, write_config
 
 # Fig. 7's resonance (F = 1.5, gamma = gamma_s = 0.2, Delta = (2, 3)) with 20 levels: N = 80, so
 # "auto" picks krylov (N^2 > 4096), which needs far more than 3 iterations here
@@ -86,25 +86,10 @@ def test_projected_iterations():
     assert projected_iterations(h[:5], 1e-10) is None
 
 
-# Fig. A4, M = 3 (gamma = gamma_s = 2): the automatic BiCGStab diverges within a few iterations
-# (tests/test_truncation.py: with method = "krylov" FGMRES takes over)
-A4_M3 = textwrap.dedent("""\
-    [cavity]
-    levels = 20
-    decay = 2.0
-    [qubits]
-    detuning = [20.0, 30.0, 25.0]
-    decay = 2.0
-    [drive]
-    amplitude = 4.4
-    detuning = 11.0
-    """)
-
-
 def test_auto_gives_a_broken_down_krylov_solve_to_mumps(tmp_path):
     """BiCGStab diverges long before the budget (hundreds of iterations at M = 3): ``auto`` goes
     to MUMPS, not to FGMRES, and gets QuTiP's state."""
-    d = cli_json(["steady", write_config(tmp_path, A4_M3), "--quiet"])
+    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL), "--quiet"])
     s = d["solver"]
     assert s["method"] == "direct" and "gave up" in s["direct_switch"] and "ksp_fallback" not in s
     assert_matches(d["observables"], qutip_reference(20, (20.0, 30.0, 25.0), (2.0,) * 3, 4.4, 11.0, 2.0))

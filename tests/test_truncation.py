@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import cli_json, fig8_text, run_cli, run_mpi_script, write_config
+from conftest import A4_M3_MODEL, cli_json, fig8_text, run_cli, run_mpi_script, write_config
 from reference import qutip_model
 
 
@@ -232,19 +232,8 @@ def test_coarse_ladder_stops_on_a_fat_tail(tmp_path):
     assert abs(d["observables"]["n"] - cold["observables"]["n"]) < 1e-8 * max(1.0, cold["observables"]["n"])
 
 
-A4_M3 = textwrap.dedent("""\
-    [cavity]
-    levels = 20
-    decay = 2.0
-    [qubits]
-    detuning = [20.0, 30.0, 25.0]
-    decay = 2.0
-    [drive]
-    amplitude = 4.4
-    detuning = 11.0
-    [solver]
-    method = "krylov"
-    """)
+A4_M3 = A4_M3_MODEL + '[solver]\nmethod = "krylov"\n'
+
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
