@@ -35,7 +35,8 @@ The same features are checked on the data files by tests/test_figures.py.
 
 Methods: MUMPS (direct) for a curve whose cap keeps N = 2^M n_c <= 480 (M = 1) or 240 (M = 2);
 else the solver's ``auto`` (krylov with its defaults: BiCGStab, the Sylvester preconditioner,
-single-precision factors from N = 256, the coarse start; docs/performance.md).  Points where
+single-precision factors from N = 256, the coarse start, and MUMPS for a point whose Krylov solve
+is slow when MUMPS fits: the direct switch; docs/performance.md).  Points where
 that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
 solved again in a second sweep, with MUMPS where N <= 480 at the curve's cap, else with flexible
 GMRES (``--no-retry``: left out); points left out
