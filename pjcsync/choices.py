@@ -5,7 +5,8 @@ and the memory estimate made before them (:mod:`pjcsync.memory`) need, so that t
 counts what the solver will run: the method (:func:`resolve_method`), the operator
 (:func:`auto_operator`), the Krylov method and the precision of L0^-1 (:func:`krylov_settings`),
 the GMRES restart (:func:`gmres_restart`), when ``auto`` leaves a slow Krylov solve for MUMPS
-(:func:`direct_switch_iterations`) and the periodic steady state's method (:func:`floquet_method`).  Arithmetic on the sizes and the options only: nothing here builds an
+(:func:`direct_switch_iterations`) and the periodic steady state's method
+(:func:`floquet_method`).  Arithmetic on the sizes and the options only: nothing here builds an
 operator, and this module imports no other part of pjcsync (the solvers and the estimate import
 it; docs/performance.md has the measurements behind the thresholds).  ``model`` is anything
 with the Hilbert-space dimension ``N`` (a :class:`~pjcsync.model.Model` or a

@@ -120,8 +120,9 @@ def direct_fill(model: Model) -> float:
     Fitted in session 7 (docs/performance.md) to MUMPS's own count (INFOG(29)) for M = 1 (N =
     100-800), M = 2 (N = 100-560), M = 3 (N = 80-320) and M = 4 (N = 64-320) at Fig. 7's
     resonance: fills 23-51, 43-119, 69-182 and 97-434; the law lies 1.02-1.2 times above
-    every one of them (1.4 at M = 4, N = 64).  The fill grows like N^0.4 for one qubit and nearly like N for four
-    (2D nested dissection of the (n, n') Fock grid, fronts of 4^M qubit states); the earlier
+    every one of them (1.4 at M = 4, N = 64).  The fill grows like N^0.4 for one qubit and
+    nearly like N for four (2D nested dissection of the (n, n') Fock grid, fronts of 4^M qubit
+    states); the earlier
     bound ``0.09 * 2**M * N`` was 1.6-2.8x high for M <= 2 at N >= 400, so the estimate
     refused MUMPS runs that fit (Fig. 7 at n_c = 180: 26.5 GB estimated, 12.7 GB measured).
     Up to ``FILL_SMALL_N2`` unknowns MUMPS's automatic ordering fills up to 1.25 times more than
