@@ -27,13 +27,13 @@ import time
 import numpy as np
 from petsc4py import PETSc
 
+from .config import defaults
 from .model import Model
 from .parallel import PjcsyncError, RowLayout
 from . import superoperator as so
 from .petsc_options import set_from_options
 
-DEFAULTS = {"nev": 4, "target": None, "tol": 1e-10, "max_iterations": 200, "deflate": True,
-            "solver": "direct"}
+DEFAULTS = defaults("gap")
 SYLVESTER_RTOL = 1e-12         # inner GMRES tolerance of shift-and-invert with [gap] solver = sylvester
 AUTO_TARGET_FRACTION = 0.01    # tau = -0.01 x the smallest nonzero decay rate
 

@@ -50,11 +50,12 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from mpi4py import MPI
 
+from .config import defaults
 from .model import DTYPE, Model
 from .parallel import InputError, PjcsyncError, RowLayout, available_memory_bytes
 
 FLOOR = 1e-15             # relative residual at which summation stops: machine precision
-DEFAULTS = {"max_order": 60, "degeneracy": 1e-12}
+DEFAULTS = defaults("rate")
 
 
 @dataclass

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import defaults
 from .model import Model
 
 # Pauli matrices in the basis (0 = up, 1 = down), as in pjcsync.model
@@ -309,8 +310,8 @@ class SemiclassicalResult:
                 **self.extra}
 
 
-DEFAULTS = {"functional": "absolute", "starts": 8, "seed": 1, "bistability": 2.0, "gtol": 1e-9, "max_iterations": 3000,
-            "distinct": 1e-4, "both_ways": True}
+DISTINCT = 1e-4     # two minima coincide when their parameters differ by less than this x max(1, |alpha|)
+DEFAULTS = defaults("semiclassical") | {"distinct": DISTINCT}
 
 
 def _objective(p: Params, relative: bool, ball: bool):
@@ -486,11 +487,11 @@ def _distinct(minima: list, tol: float, key: str = "S") -> list:
     (max parameter difference < tol)."""
     out = []
     for m in sorted(minima, key=lambda m: getattr(m, key)):
-        key = np.concatenate([[m.alpha.real, m.alpha.imag], np.ravel(m.b)])
+        v = np.concatenate([[m.alpha.real, m.alpha.imag], np.ravel(m.b)])
         same = False
         for o in out:
-            ko = np.concatenate([[o.alpha.real, o.alpha.imag], np.ravel(o.b)])
-            if np.max(np.abs(key - ko)) < tol * max(1.0, abs(o.alpha)):
+            vo = np.concatenate([[o.alpha.real, o.alpha.imag], np.ravel(o.b)])
+            if np.max(np.abs(v - vo)) < tol * max(1.0, abs(o.alpha)):
                 same = True
                 break
         if not same:

@@ -86,3 +86,16 @@ def test_cli_missing_file_and_bad_toml(tmp_path):
 def test_examples_are_valid():
     for path in sorted(EXAMPLES.glob("*.toml")):
         load_config(path)
+
+
+def test_section_defaults_leave_out_required_keys_and_are_copies():
+    """``config.defaults`` is where gap, rate and semiclassical fill the keys a caller leaves out:
+    it must not offer a required key, nor let a caller's change reach the schema."""
+    from pjcsync import config, gap, rate, semiclassical
+    assert "decay" not in config.defaults("cavity")          # [cavity] decay is required
+    d = config.defaults("semiclassical")
+    d["sweep"].append(1.0)
+    assert config.defaults("semiclassical")["sweep"] == []
+    for module, section in ((gap, "gap"), (rate, "rate"), (semiclassical, "semiclassical")):
+        for name, key in config.SCHEMA[section].items():
+            assert module.DEFAULTS[name] == key.default, (section, name)
