@@ -19,7 +19,9 @@ where it stopped and a finished sweep is not recomputed.  Figs. 8 and 9 share th
 
 Cavity size per point: each curve is one sweep with ``[cavity] levels = "auto"``
 (:mod:`pjcsync.truncation`): every point starts at ``levels`` (``paper_levels`` with
-``--paper``: the paper's 100, or 30/40 where it says so) and its n_c grows until the edge
+``--paper``: the paper's 100, or 30/40 where it says so; Fig. A4's M = 3, 4 start at 40, where
+the paper's 100 would be N = 800 and 1600 and the edge criterion asks for far fewer: M = 1, 2
+from 30 levels agree with the paper's 100 to 1e-11 at every point) and its n_c grows until the edge
 population (top levels, :func:`pjcsync.observables.edge_levels`) is at most 1e-6 or the curve's
 cap (``cap``, ``paper_cap``) is reached.  A point still above 1e-6 at the cap is marked in the
 plot and its legend (scripts/_plotting.py); the data file records every point's n_c.
@@ -112,7 +114,8 @@ FIGS = {
                r"$\gamma_s=\gamma$", x=(-5.0 * GA4, 25.0 * GA4), points=61, paper_points=301, obs=["Sx"],
                xscale=GA4, xlabel=r"$(\omega-\omega_0)/\gamma$",
                curves=[_c(f"$M={m}$", [d * GA4 for d in (10.0, 15.0, 12.5, 17.5)][:m], 2.2 * GA4, GA4, GA4,
-                          (30, 30, 20, 14)[m - 1], (90, 60, 30, 15)[m - 1], paper_cap=120) for m in (1, 2, 3, 4)]),
+                          (30, 30, 20, 14)[m - 1], (90, 60, 30, 15)[m - 1], paper_levels=(100, 100, 40, 40)[m - 1],
+                          paper_cap=120) for m in (1, 2, 3, 4)]),
 }
 
 
@@ -185,7 +188,8 @@ def cost(name: str, spec: dict, timeout: float, ranks: int) -> list[dict]:
         for x in (float(spec["x"][0]), 0.0):
             cfg = WORK / f"cost_fig{name}_{k}_x{x:+.4g}.toml"
             cfg.write_text(point_config_text(c, c["paper_levels"], c["paper_cap"], x))
-            cmd = [sys.executable, "-m", "pjcsync", "steady", str(cfg), "--json", "--quiet"]
+            cmd = [sys.executable, "-m", "pjcsync", "steady", str(cfg), "--json", "--quiet",
+                   "--set", "solver.checkpoint=none"]     # a stopped solve leaves no file behind
             t0 = time.perf_counter()
             try:
                 p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
