@@ -40,8 +40,8 @@ else the solver's ``auto`` (krylov with its defaults: BiCGStab, the Sylvester pr
 single-precision factors from N = 256, the coarse start, and MUMPS for a point whose Krylov solve
 is slow when MUMPS fits: the direct switch; docs/performance.md).  Points where
 that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
-solved again in a second sweep, with MUMPS where N <= 480 at the curve's cap, else with flexible
-GMRES (``--no-retry``: left out); points left out
+solved again in a second sweep by MUMPS, all ranks on one point at a time, and those MUMPS cannot
+fit in a third by flexible GMRES (``--no-retry``: left out); points left out
 are listed per curve in the data file (``not_solved``) and counted on the PNG.
 """
 from __future__ import annotations
@@ -66,7 +66,6 @@ from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, ma
 
 WORK = ROOT / "results" / "figures"
 DIRECT_MAX_N = {1: 480, 2: 240}              # per M, above: krylov (MUMPS fill-in and memory grow fast)
-RETRY_DIRECT_MAX_N = 480                     # failed points up to this N: MUMPS (N = 400: ~3 GB, tens of s)
 
 F8 = dict(deltas=[1.0, -1.0], F=0.25, gamma=0.3, gamma_s=3e-3)
 GA4 = 2.0                                    # Fig. A4: lambda = gamma / 2, so gamma = 2 lambda
@@ -224,8 +223,11 @@ def _cost_text(row: dict) -> str:
             f"peak {row['peak_bytes'] / 2**30:.2f} GiB, edge {row['edge_population']:.1e}, load {row['load']:.1f}")
 
 
-def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int) -> tuple[Path, float]:
-    """Run (or resume) one sweep; returns its results file and wall time."""
+def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int,
+              one_group: bool = False) -> tuple[Path, float]:
+    """Run (or resume) one sweep, one point per rank (``one_group``: every rank on each point in
+    turn, so that a MUMPS factor is split over all of them); returns its results file and wall
+    time."""
     WORK.mkdir(parents=True, exist_ok=True)
     cfg, out = WORK / f"{tag}.toml", WORK / f"{tag}.h5"
     if not cfg.exists() or cfg.read_text() != text:
@@ -239,10 +241,10 @@ def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int) -> tu
     if not (replot and out.exists()):
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "pjcsync", "sweep", str(cfg), "--out", str(out), "--resume"]
-        r = min(ranks, npoints)
+        r = ranks if one_group else min(ranks, npoints)
         if r > 1:       # FIG_MPIRUN: the launcher, e.g. "srun" inside a SLURM allocation
             launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
-            cmd = [*launcher, "-n", str(r), *cmd, "--groups", str(r)]
+            cmd = [*launcher, "-n", str(r), *cmd, "--groups", str(1 if one_group else r)]
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0 and "point(s) failed" not in p.stderr:
             sys.exit(f"fig_steady.py: sweep {tag} failed:\n{p.stderr[-2000:]}")
@@ -268,7 +270,9 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     """All points of one curve, one sweep with ``levels = "auto"``: each point's n_c grows from
     the curve's start until its edge population is at most EDGE_TOL, or the curve's cap is
     reached (then the point is drawn marked).  Points the solver failed at are solved again with
-    flexible GMRES (unless ``retry`` is false); those still failing are left out of the curve.
+    MUMPS, all ranks on one point at a time, then those still failing (MUMPS refuses a point whose
+    estimate does not fit) with flexible GMRES, unless ``retry`` is false; those still failing
+    are left out of the curve.
     Returns ``{x: (levels, point)}``, seconds and the x of the points left out."""
     levels = curve["paper_levels"] if paper else curve["levels"]
     cap = curve["paper_cap"] if paper else curve["cap"]
@@ -282,17 +286,21 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     failed = [x for x in np.linspace(*grid) if _key(x) not in best]
     if failed and retry and method_for(curve, cap) != "direct":
         # the default BiCGStab can diverge where the Sylvester preconditioner is poor (strong
-        # damping and drive: Figs. 5, A4 near resonance), and even flexible GMRES can stall in its
-        # 1000 iterations (Fig. 3 at n_c = 100-150 near omega - omega_0 = 0.3-0.5): MUMPS for the
-        # few failed points where N <= RETRY_DIRECT_MAX_N, flexible GMRES above
-        direct = len(curve["deltas"]) <= 2 and cap * 2 ** len(curve["deltas"]) <= RETRY_DIRECT_MAX_N
-        f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_{'direct' if direct else 'fgmres'}",
-                           config_text(curve, levels, cap, failed, None if direct else "fgmres",
-                                       "direct" if direct else None), ranks, replot, len(failed))
-        seconds += s2
-        for p in (pjcsync.load(f2, rho=False)["points"] if f2.exists() else []):
-            best[_key(p["parameters"]["drive.detuning"])] = (point_levels(p), p)
-        failed = [x for x in failed if _key(x) not in best]
+        # damping and drive: Figs. 5, A4 near resonance), and the solver's fallback, flexible
+        # GMRES, can stall in its 1000 iterations (Fig. 3 at n_c = 100-150 near x = 0.3-0.5;
+        # Fig. A4, M = 3, n_c = 59 near resonance at 1.9e-8) when the direct switch finds no room
+        # for one MUMPS factor per rank: MUMPS over all ranks, then flexible GMRES for the rest
+        for how in ("direct", "fgmres"):
+            if not failed:
+                break
+            f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_{how}",
+                               config_text(curve, levels, cap, failed, "fgmres" if how == "fgmres" else None,
+                                           "direct" if how == "direct" else None),
+                               ranks, replot, len(failed), one_group=how == "direct")
+            seconds += s2
+            for p in (pjcsync.load(f2, rho=False)["points"] if f2.exists() else []):
+                best[_key(p["parameters"]["drive.detuning"])] = (point_levels(p), p)
+            failed = [x for x in failed if _key(x) not in best]
     if failed:
         print(f"  curve {curve['label']}: no solution at omega - omega_0 = {[round(x, 4) for x in failed]} "
               f"(not drawn)", flush=True)
