@@ -462,3 +462,31 @@ def test_cost_reports_a_solve_past_its_timeout_as_stopped(monkeypatch, tmp_path)
     rows = mod.cost("t", dict(x=(-1.0, 1.0), paper_points=5, curves=[curve]), timeout=0.01, ranks=1)
     assert all(r["seconds"] is None and r["stopped_after"] == 0.01 for r in rows)
     assert rows[-1]["projected_curve_seconds"] == [round(0.01 * 5)] * 2
+
+
+# --- fig_steady.py's retry of failed points ------------------------------------------------------
+
+def test_failed_points_are_retried_by_mumps_on_all_ranks_then_by_flexible_gmres(monkeypatch, tmp_path):
+    """A curve solved by the solver's ``auto``: points missing from its sweep go to MUMPS with
+    every rank on one point (one group), and those MUMPS leaves to flexible GMRES (one point per
+    rank); a curve already solved by MUMPS is not retried."""
+    mod = _fig_steady(monkeypatch, tmp_path)
+    calls = []
+
+    def fake_sweep(tag, text, ranks, replot, npoints, one_group=False):
+        calls.append((tag, text, npoints, one_group))
+        return tmp_path / f"{tag}.h5", 1.0          # no file: every point failed
+
+    monkeypatch.setattr(mod, "run_sweep", fake_sweep)
+    spec = dict(x=(-1.0, 1.0), points=3, paper_points=3)
+    m3 = mod._c("three", [1.0, 1.5, 2.0], 0.77, 0.2, 0.2, 20, 30)
+    best, seconds, failed = mod.run_curve("t", 0, m3, spec, False, 2, False)
+    assert best == {} and failed == [-1.0, 0.0, 1.0] and seconds == 3.0
+    (_, t0, n0, g0), (tag1, t1, n1, g1), (tag2, t2, n2, g2) = calls
+    assert (n0, g0) == (3, False) and 'method = "auto"' in t0
+    assert tag1.endswith("_direct") and g1 and n1 == 3 and 'method = "direct"' in t1
+    assert tag2.endswith("_fgmres") and not g2 and 'ksp_type = "fgmres"' in t2
+    calls.clear()
+    m1 = mod._c("one", [2.0], 1.0, 0.3, 0.3, 8, 8)
+    mod.run_curve("t", 1, m1, spec, False, 2, False)
+    assert len(calls) == 1 and 'method = "direct"' in calls[0][1]
