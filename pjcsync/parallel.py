@@ -76,8 +76,31 @@ def abort_on_error(exc: BaseException, comm: MPI.Comm | None = None) -> None:
     sys.exit(1)
 
 
+def return_freed_memory() -> None:
+    """Give the memory this process has freed back to the system (glibc's ``malloc_trim``; a
+    no-op elsewhere).  Destroyed MUMPS factors otherwise stay in the process's heap: after a
+    direct solve of Fig. A4's three-qubit model at n_c = 50 (N = 400) the process kept 6.9 GB of
+    resident memory with every PETSc object destroyed, and the trim returned all of it.  The
+    memory checks before a solve read the node's free memory, which would not count it."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):      # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 def available_memory_bytes() -> int:
-    """Memory this node can still give (MemAvailable, or a cgroup limit if smaller)."""
+    """Memory this node can still give (MemAvailable, or a cgroup limit if smaller), after this
+    process has returned what it freed (:func:`return_freed_memory`)."""
+    return_freed_memory()
     avail = None
     try:
         with open("/proc/meminfo") as f:
