@@ -233,9 +233,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 def defaults(section: str) -> dict:
     """The defaults of one section of :data:`SCHEMA`, its required keys left out: the library
-    functions that take a section as a dict (``gap.spectral_gap``, ``rate.solve``,
-    ``semiclassical.minimize``) fill the keys a caller leaves out from here, so that every default
-    has this one home."""
+    functions that take a section as a dict (``gap.liouvillian_gap``, ``rate.solve_rate``,
+    ``semiclassical.minimize``) and ``options.validate_section`` fill the keys a caller leaves
+    out from here, so that every default has this one home."""
     return {name: copy.deepcopy(key.default) for name, key in SCHEMA[section].items()
             if key.default is not REQUIRED}
 

@@ -15,7 +15,7 @@ import dataclasses
 import difflib
 from typing import Any
 
-from .config import REQUIRED, SCHEMA, ConfigError, _coerce
+from .config import REQUIRED, SCHEMA, ConfigError, _coerce, defaults
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "floats": list,
           "float|floats": Any, "str|float": Any, "values": dict}
@@ -40,14 +40,12 @@ def validate_section(section: str, given: dict | None, what: str | None = None) 
     for name in given:
         if name not in keys:
             raise unknown_option_error(name, keys, what)
-    out = {}
+    out = defaults(section)
     for name, key in keys.items():
         if given.get(name) is not None:
             out[name] = _coerce(section, name, key, given[name])
         elif key.default is REQUIRED:
             raise ConfigError(f"{what}: {name} is required ({key.doc})")
-        else:
-            out[name] = copy.deepcopy(key.default)
     return out
 
 
