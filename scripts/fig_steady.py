@@ -21,7 +21,8 @@ Cavity size per point: each curve is one sweep with ``[cavity] levels = "auto"``
 (:mod:`pjcsync.truncation`): every point starts at ``levels`` (``paper_levels`` with
 ``--paper``: the paper's 100, or 30/40 where it says so; Fig. A4's M = 3, 4 start at 40, where
 the paper's 100 would be N = 800 and 1600 and the edge criterion asks for far fewer: M = 1, 2
-from 30 levels agree with the paper's 100 to 1e-11 at every point) and its n_c grows until the edge
+from 30 levels agree with the paper's 100 to 1e-11 at the 61 points of the reduced grid, and
+M = 3 needed at most 59) and its n_c grows until the edge
 population (top levels, :func:`pjcsync.observables.edge_levels`) is at most 1e-6 or the curve's
 cap (``cap``, ``paper_cap``) is reached.  A point still above 1e-6 at the cap is marked in the
 plot and its legend (scripts/_plotting.py); the data file records every point's n_c.
