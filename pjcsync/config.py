@@ -213,6 +213,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                           "steady state"),
         "cold_reference": Key("bool", False, "also solve every warm-started point from the cold "
                               "initial guess and record the iterations saved (twice the work)"),
+        "schedule": Key("str", "auto", "how --groups share the missing points: 'contiguous' (cut in "
+                        "snake order: warm starts along each share), 'cyclic' (point i of the missing "
+                        "ones to group i mod K: a costly stretch such as a resonance is spread over the "
+                        "groups), 'auto' (contiguous with warm starts, cyclic without)",
+                        choices=("auto", "contiguous", "cyclic")),
     },
     "gap": {
         "nev": Key("int", 4, "number of nonzero eigenvalues of L nearest 0", minimum=1),

@@ -18,8 +18,10 @@ Points and their order
 
 Parallelism
     ``--groups K`` splits COMM_WORLD into K sub-communicators of contiguous ranks; each solves
-    a contiguous share (in snake order) of the points still missing, one point at a time on all
-    its ranks.  An array job (``--task i/n`` or ``SLURM_ARRAY_TASK_ID`` with
+    its share of the points still missing, one point at a time on all its ranks: a contiguous
+    share in snake order (warm starts along it), or with ``[sweep] schedule = "cyclic"`` (the
+    default without warm starts) every K-th point, so that a stretch of costly points, such as
+    a resonance where the cavity needs many levels, is spread over the groups.  An array job (``--task i/n`` or ``SLURM_ARRAY_TASK_ID`` with
     ``SLURM_ARRAY_TASK_COUNT``) gives task i the i-th contiguous share of the snake order and
     writes ``STEM.task-i-of-n.h5``; ``pjcsync merge`` joins them.
 
@@ -175,6 +177,17 @@ def contiguous_share(items: list, parts: int, i: int) -> list:
     """The i-th of ``parts`` contiguous, nearly equal shares of ``items``."""
     n = len(items)
     return items[(i * n) // parts:((i + 1) * n) // parts]
+
+
+def group_share(items: list, groups: int, i: int, sweep_cfg: dict) -> list:
+    """Group ``i``'s share of ``items`` (the missing points in snake order) by ``[sweep]
+    schedule``: ``cyclic`` deals them out (every ``groups``-th, from the i-th), ``contiguous``
+    cuts them in order; ``auto`` is contiguous when warm starts are on (each point then starts
+    from the one before it in its share), cyclic when they are off (nothing is lost by dealing)."""
+    schedule = sweep_cfg.get("schedule", "auto")
+    if schedule == "auto":
+        schedule = "contiguous" if sweep_cfg.get("warm_start", True) else "cyclic"
+    return items[i::groups] if schedule == "cyclic" else contiguous_share(items, groups, i)
 
 
 # --- tasks and files -----------------------------------------------------------------------------
@@ -366,7 +379,7 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
 
     color = (wrank * groups) // wsize
     sub = world.Split(color, wrank)
-    mine = contiguous_share(missing, groups, color)
+    mine = group_share(missing, groups, color, cfg["sweep"])
     # memory check of this group's largest point, agreed by all groups (no group left waiting)
     problem = None
     try:

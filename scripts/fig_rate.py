@@ -14,8 +14,9 @@ default ``krylov`` on the reduced grids, ``direct`` for Fig. 4, whose weak dampi
 Krylov solver, and with ``--full`` ``direct`` for Figs. 3, 10 and Fig. 12's M <= 2, where MUMPS
 is several times cheaper than the Krylov solver at n_c >= 100 (scripts/bench_fig_rate.py); a
 failed solve is retried with ``direct``; every MUMPS factor is freed after its point) and the
-series come from ``pjcsync.rate.rate_series``.  n_c per point: the figure's ``levels``, raised
-1.5x while the edge population exceeds 1e-6, up to its ``cap``; points still above are marked
+series come from ``pjcsync.rate.rate_series``.  n_c per point: the library's adaptive truncation
+from the figure's (or curve's) ``levels`` until the edge population is at most 1e-6, up to its
+``cap``; points still above are marked
 (scripts/_plotting.py).  A series is drawn as a curve where the relative residual of its best
 partial sum is at most 1e-4 (there it matches the exact curve to about 1e-4: the usable part of
 an asymptotic series, even where it does not converge to ``rtol``); elsewhere its best partial
@@ -74,6 +75,7 @@ FIGS = {
              series=("rate*",),
              curves=[dict(label=f"$M={m}$", deltas=[1.0, 1.5, 2.0, 2.5][:m], F=0.77, gamma=0.2, gamma_s=0.2,
                           levels=(30, 30, 16, 12)[m - 1], cap=(120, 60, 30, 15)[m - 1],
+                          full_levels=(100, 100, 30, 30)[m - 1],
                           full_exact=("direct", "direct", "krylov", "krylov")[m - 1]) for m in (1, 2, 3, 4)],
              obs=("Sx",)),
 }
@@ -94,36 +96,32 @@ def observables(model, rho: np.ndarray) -> dict:
 
 
 def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
-    """The exact RWA steady state at one detuning, n_c raised by 1.5x from ``levels`` until the
-    edge population is at most EDGE_TOL or n_c = ``cap``: (model, dense rho, edge population)."""
+    """The exact RWA steady state at one detuning, its n_c chosen by the library's adaptive
+    truncation (:func:`pjcsync.truncation.adaptive_steady_state`, ``[cavity] levels = "auto"``):
+    from ``levels`` up until the edge population is at most EDGE_TOL or n_c = ``cap``.  Returns
+    (model, dense rho, edge population); NaN where ``exact_method`` and then MUMPS both failed."""
     from mpi4py import MPI
     from petsc4py import PETSc
     from pjcsync.model import Model
-    from pjcsync.observables import edge_levels
-    from pjcsync.parallel import PjcsyncError, RowLayout
-    from pjcsync.steady import steady_state
-    while True:
-        model = Model(levels=levels, gamma=c["gamma"], detunings=tuple(c["deltas"]),
-                      couplings=(1.0,) * len(c["deltas"]), gamma_s=(c["gamma_s"],) * len(c["deltas"]),
-                      amplitude=c["F"], drive_detuning=float(det))
-        layout = RowLayout.create(model.N, MPI.COMM_SELF)
-        rho = np.full((model.N, model.N), np.nan)
-        for method in dict.fromkeys((exact_method, "direct")):   # direct: the fallback
-            try:
-                state = steady_state(model, {"method": method, "rtol": 1e-10, "check_tolerance": 1e-7,
-                                             "max_iterations": 1000}, layout)
-                rho = state.rows().copy()
-                state.rho.destroy()
-                PETSc.garbage_cleanup(layout.comm)   # petsc4py 3.18 defers destruction: free each MUMPS
-                # factor (on COMM_SELF: a COMM_WORLD cleanup is collective, and ranks solve different points)
-                break
-            except PjcsyncError as exc:
-                print(f"exact {method} failed at x = {det:g}, n_c = {levels}: {str(exc)[:160]}", file=sys.stderr)
-        pops = np.real(np.diag(rho)).reshape(levels, -1).sum(axis=1)
-        edge = float(pops[-edge_levels(model):].sum())
-        if not edge > EDGE_TOL or levels >= cap:
-            return model, rho, edge
-        levels = min(cap, int(np.ceil(1.5 * levels)))
+    from pjcsync.parallel import PjcsyncError
+    from pjcsync.truncation import adaptive_steady_state
+    model = Model(levels=levels, gamma=c["gamma"], detunings=tuple(c["deltas"]),
+                  couplings=(1.0,) * len(c["deltas"]), gamma_s=(c["gamma_s"],) * len(c["deltas"]),
+                  amplitude=c["F"], drive_detuning=float(det))
+    cavity = {"levels_start": levels, "levels_max": cap, "levels_tolerance": EDGE_TOL}
+    for method in dict.fromkeys((exact_method, "direct")):   # direct: the fallback
+        try:
+            state = adaptive_steady_state(model, {"method": method, "rtol": 1e-10, "check_tolerance": 1e-7,
+                                                  "max_iterations": 1000}, cavity, comm=MPI.COMM_SELF)
+        except PjcsyncError as exc:
+            print(f"exact {method} failed at x = {det:g} (n_c from {levels}): {str(exc)[:160]}", file=sys.stderr)
+            continue
+        rho = state.rows().copy()
+        state.rho.destroy()
+        PETSc.garbage_cleanup(MPI.COMM_SELF)   # petsc4py 3.18 defers destruction: free each MUMPS factor
+        # (on COMM_SELF: a COMM_WORLD cleanup is collective, and ranks solve different points)
+        return state.model, rho, float(state.solver["levels"]["steps"][-1]["edge_population"])
+    return model, np.full((model.N, model.N), np.nan), float("nan")
 
 
 def compute_point(p: dict) -> dict:
@@ -142,11 +140,16 @@ def compute_point(p: dict) -> dict:
 
 def curve_sizes(spec: dict, c: dict, levels: int, cap: int, reduced: bool) -> tuple[int, int]:
     """(start n_c, cap) of one curve: the curve's own reduced sizes (Fig. 12) where the figure runs
-    at its reduced ``levels`` or the curve is ``reduced`` (``--reduced-curve``), else the figure's."""
+    at its reduced ``levels`` or the curve is ``reduced`` (``--reduced-curve``), else the figure's;
+    at the paper's sizes a curve's own ``full_levels`` replaces the figure's start (Fig. 12's
+    M = 3, 4 start at 30 levels, not the paper's 100, N = 800 and 1600: the edge population
+    raises n_c only where it is needed; ``--levels`` overrides both)."""
     if "levels" in c and (reduced or levels == spec["levels"]):
         return c["levels"], max(c["cap"], c["levels"])
     if reduced:
         return spec["levels"], max(spec["cap"], spec["levels"])
+    if levels == spec.get("full_levels"):
+        levels = c.get("full_levels", levels)
     return levels, max(cap, levels)
 
 

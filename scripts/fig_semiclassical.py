@@ -11,9 +11,9 @@ ansatz 41, warm-started along the sweep forward and then backward, each point ke
 minimum either direction reached; ``--starts`` fresh starts per point).  Where two distinct
 minima compete (Appendix A.3's bistability) the higher one is drawn as faint dots.  Exact RWA
 curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it first, as `make
-figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) with the curve's
-n_c, raised 1.5x per point while the edge population exceeds 1e-6, up to its cap (points still
-above are marked).  Spins are S = sigma/2 in every panel; alpha = <a>.  PNGs and .npz data go to
+figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) from the curve's
+n_c, raised per point by the library's adaptive truncation until the edge population is at most
+1e-6, up to its cap (points still above are marked).  Spins are S = sigma/2 in every panel; alpha = <a>.  PNGs and .npz data go to
 ``docs/figures/figN_semiclassical.*``, the common data file to ``docs/figures/data/``.
 
 Parameters (units of lambda, from the paper's captions): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
@@ -116,22 +116,18 @@ def exact_observables(model, rows, layout) -> dict:
 
 
 def exact_point(model, w: float, cap: int) -> dict:
-    """RWA observables at drive detuning ``w``: n_c raised 1.5x from ``model.levels`` while the
-    edge population exceeds EDGE_TOL, up to ``cap`` (then the point is marked in the plot)."""
+    """RWA observables at drive detuning ``w`` (MUMPS), n_c chosen by the library's adaptive
+    truncation (:func:`pjcsync.truncation.adaptive_steady_state`) from ``model.levels`` until the
+    edge population is at most EDGE_TOL, up to ``cap`` (then the point is marked in the plot)."""
     from petsc4py import PETSc
     from pjcsync.parallel import RowLayout
-    from pjcsync.steady import steady_state
-    levels = model.levels
-    while True:
-        m = replace(model, levels=levels, drive_detuning=float(w))
-        layout = RowLayout.create(m.N)
-        st = steady_state(m, {"method": "direct", "rtol": 1e-9}, layout)
-        obs = exact_observables(m, st.rows(), layout)
-        st.rho.destroy()
-        PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
-        if not obs["edge"] > EDGE_TOL or levels >= cap:
-            return obs
-        levels = min(cap, int(np.ceil(1.5 * levels)))
+    from pjcsync.truncation import adaptive_steady_state
+    st = adaptive_steady_state(replace(model, drive_detuning=float(w)), {"method": "direct", "rtol": 1e-9},
+                               {"levels_start": model.levels, "levels_max": cap, "levels_tolerance": EDGE_TOL})
+    obs = exact_observables(st.model, st.rows(), RowLayout.create(st.model.N))
+    st.rho.destroy()
+    PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
+    return obs
 
 
 def rwa_from_steady(stem: str, spec: dict) -> list | None:

@@ -19,10 +19,10 @@ where it stopped and a finished sweep is not recomputed.  Figs. 8 and 9 share th
 
 Cavity size per point: each curve is one sweep with ``[cavity] levels = "auto"``
 (:mod:`pjcsync.truncation`): every point starts at ``levels`` (``paper_levels`` with
-``--paper``: the paper's 100, or 30/40 where it says so; Fig. A4's M = 3, 4 start at 40, where
-the paper's 100 would be N = 800 and 1600 and the edge criterion asks for far fewer: M = 1, 2
-from 30 levels agree with the paper's 100 to 1e-11 at the 61 points of the reduced grid, and
-M = 3 needed at most 59) and its n_c grows until the edge
+``--paper``: the paper's 100, or 30/40 where it says so; the M = 3, 4 curves of Figs. 11 and A4
+start at 30 and 40, where the paper's 100 would be N = 800 and 1600 and the edge criterion asks
+for fewer: Fig. A4's M = 1, 2 from 30 levels agree with the paper's 100 to 1e-11 at the 61
+points of the reduced grid, and its M = 3 needed at most 59) and its n_c grows until the edge
 population (top levels, :func:`pjcsync.observables.edge_levels`) is at most 1e-6 or the curve's
 cap (``cap``, ``paper_cap``) is reached.  A point still above 1e-6 at the cap is marked in the
 plot and its legend (scripts/_plotting.py); the data file records every point's n_c.
@@ -105,7 +105,8 @@ FIGS = {
     "11": dict(title=r"Fig. 11: $\Delta_l=1,1.5,2,2.5$, $F=0.77$, $\gamma=\gamma_s=0.2$", x=(-2.0, 4.0),
                points=31, paper_points=241, obs=["Sx"],
                curves=[_c(f"$M={m}$", [1.0, 1.5, 2.0, 2.5][:m], 0.77, 0.2, 0.2, (30, 20, 16, 12)[m - 1],
-                          (120, 130, 30, 15)[m - 1], paper_cap=150) for m in (1, 2, 3, 4)]),
+                          (120, 130, 30, 15)[m - 1], paper_levels=(100, 100, 30, 30)[m - 1], paper_cap=150)
+                       for m in (1, 2, 3, 4)]),
     "A2": dict(title=r"Fig. A2: $\Delta=\pm0.5$, $\gamma=0.025$, $\gamma_s=5\cdot10^{-4}$",
                x=(-0.1, 0.1), points=41, paper_points=201, obs=["chsh"],
                curves=[_c(rf"$\langle n\rangle = 4F^2/\gamma^2 = {n}$", [0.5, -0.5], 0.025 * np.sqrt(n) / 2,

@@ -114,3 +114,15 @@ def test_title_names_the_curves_at_reduced_cavity_size():
     assert fig_rate.note(spec, dict(data, reduced_curves=np.array([], int)), True) == \
         "paper resolution: 241 points, $n_c$ = 12-150 per point"
     assert fig_rate.note(spec, data, False).startswith("reduced resolution")
+
+
+def test_a_curve_may_start_below_the_figures_paper_levels():
+    """Fig. 12 at the paper's sizes: M = 1, 2 start at the figure's 100 levels, M = 3, 4 at their own
+    30; --levels (a different start) applies to every curve; reduced curves keep their own sizes."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fig_rate
+    spec = fig_rate.FIGS[12]
+    full = [fig_rate.curve_sizes(spec, c, spec["full_levels"], spec["full_cap"], False) for c in spec["curves"]]
+    assert full == [(100, 150), (100, 150), (30, 150), (30, 150)]
+    assert {fig_rate.curve_sizes(spec, c, 50, spec["full_cap"], False) for c in spec["curves"]} == {(50, 150)}
+    assert fig_rate.curve_sizes(spec, spec["curves"][2], spec["full_levels"], spec["full_cap"], True) == (16, 30)

@@ -119,7 +119,7 @@ def test_point_config_can_change_qubit_count():
 
 def test_task_parsing_and_shares():
     from pjcsync.parallel import InputError
-    from pjcsync.sweep import contiguous_share, parse_task, task_path
+    from pjcsync.sweep import contiguous_share, group_share, parse_task, task_path
     assert parse_task(None, {}) == (0, 1)
     assert parse_task(None, {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"}) == (3, 4)
     assert parse_task(None, {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1",
@@ -131,6 +131,12 @@ def test_task_parsing_and_shares():
     shares = [contiguous_share(list(range(41)), 3, i) for i in range(3)]
     assert sum(shares, []) == list(range(41)) and [len(s) for s in shares] == [13, 14, 14]
     assert task_path("out/f.h5", 1, 2).name == "f.task-1-of-2.h5"
+    items = list(range(10))
+    for cfg, want in (({"warm_start": True, "schedule": "auto"}, [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]),
+                      ({"warm_start": False, "schedule": "auto"}, [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]),
+                      ({"warm_start": True, "schedule": "cyclic"}, [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]),
+                      ({"warm_start": False, "schedule": "contiguous"}, [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]])):
+        assert [group_share(items, 3, i, cfg) for i in range(3)] == want, cfg
 
 
 @pytest.mark.parametrize("args, message", [
@@ -281,14 +287,19 @@ def test_krylov_warm_starts_two_ranks(tmp_path):
     assert_same_points(pts, load_points(tmp_path / "d.h5")["points"], 1e-8, same_config=False)
 
 
-def test_unequal_groups_three_ranks(tmp_path):
-    """3 ranks as 2 groups (of 1 and 2 ranks: MUMPS and the observables on a sub-communicator)
-    give the same points as 1 rank."""
+@pytest.mark.parametrize("schedule, ranks", [
+    ([], [2, 2, 2, 1, 1, 1, 1]),                                   # auto with warm starts: contiguous
+    (["--set", "sweep.warm_start=false"], [2, 1, 2, 1, 2, 1, 2]),  # auto without: dealt out
+    (["--set", 'sweep.schedule="cyclic"'], [2, 1, 2, 1, 2, 1, 2])])
+def test_unequal_groups_three_ranks(tmp_path, schedule, ranks):
+    """3 ranks as 2 groups (of 2 and 1 ranks: MUMPS and the observables on a sub-communicator)
+    give the same points as 1 rank; each group solves the share its schedule gives it (the
+    point records its group's ranks)."""
     cfg = write_config(tmp_path, fig8_sweep(7))
-    p = run_cli(["sweep", cfg, "--out", tmp_path / "g.h5", "--groups", "2"], 3)
+    p = run_cli(["sweep", cfg, "--out", tmp_path / "g.h5", "--groups", "2", *schedule], 3)
     check_run(p)
     pts = load_points(tmp_path / "g.h5")["points"]
-    assert sorted({q["solver"]["ranks"] for q in pts}) == [1, 2]
+    assert [q["solver"]["ranks"] for q in sorted(pts, key=lambda q: q["index"])] == ranks
     p = run_cli(["sweep", cfg, "--out", tmp_path / "s.h5"], 1)
     check_run(p)
     assert_same_points(pts, load_points(tmp_path / "s.h5")["points"], 1e-10)
