@@ -21,9 +21,10 @@ Parallelism
     its share of the points still missing, one point at a time on all its ranks: a contiguous
     share in snake order (warm starts along it), or with ``[sweep] schedule = "cyclic"`` (the
     default without warm starts) every K-th point, so that a stretch of costly points, such as
-    a resonance where the cavity needs many levels, is spread over the groups.  An array job (``--task i/n`` or ``SLURM_ARRAY_TASK_ID`` with
-    ``SLURM_ARRAY_TASK_COUNT``) gives task i the i-th contiguous share of the snake order and
-    writes ``STEM.task-i-of-n.h5``; ``pjcsync merge`` joins them.
+    a resonance where the cavity needs many levels, is spread over the groups.  An array job
+    (``--task i/n`` or ``SLURM_ARRAY_TASK_ID`` with ``SLURM_ARRAY_TASK_COUNT``) gives task i the
+    i-th contiguous share of the snake order and writes ``STEM.task-i-of-n.h5``; ``pjcsync
+    merge`` joins them.
 
 Durability and resume
     Each finished point is written at once, by rank 0 of its group, to its own small file
@@ -184,9 +185,9 @@ def group_share(items: list, groups: int, i: int, sweep_cfg: dict) -> list:
     schedule``: ``cyclic`` deals them out (every ``groups``-th, from the i-th), ``contiguous``
     cuts them in order; ``auto`` is contiguous when warm starts are on (each point then starts
     from the one before it in its share), cyclic when they are off (nothing is lost by dealing)."""
-    schedule = sweep_cfg.get("schedule", "auto")
+    schedule = sweep_cfg["schedule"]
     if schedule == "auto":
-        schedule = "contiguous" if sweep_cfg.get("warm_start", True) else "cyclic"
+        schedule = "contiguous" if sweep_cfg["warm_start"] else "cyclic"
     return items[i::groups] if schedule == "cyclic" else contiguous_share(items, groups, i)
 
 

@@ -16,9 +16,8 @@ is several times cheaper than the Krylov solver at n_c >= 100 (scripts/bench_fig
 failed solve is retried with ``direct``; every MUMPS factor is freed after its point) and the
 series come from ``pjcsync.rate.rate_series``.  n_c per point: the library's adaptive truncation
 from the figure's (or curve's) ``levels`` until the edge population is at most 1e-6, up to its
-``cap``; points still above are marked
-(scripts/_plotting.py).  A series is drawn as a curve where the relative residual of its best
-partial sum is at most 1e-4 (there it matches the exact curve to about 1e-4: the usable part of
+``cap``; points still above are marked (scripts/_plotting.py).  A series is drawn as a curve
+where the relative residual of its best partial sum is at most 1e-4 (there it matches the exact curve to about 1e-4: the usable part of
 an asymptotic series, even where it does not converge to ``rtol``); elsewhere its best partial
 sum is a faint cross.
 
@@ -148,7 +147,7 @@ def curve_sizes(spec: dict, c: dict, levels: int, cap: int, reduced: bool) -> tu
         return c["levels"], max(c["cap"], c["levels"])
     if reduced:
         return spec["levels"], max(spec["cap"], spec["levels"])
-    if levels == spec.get("full_levels"):
+    if levels == spec["full_levels"]:
         levels = c.get("full_levels", levels)
     return levels, max(cap, levels)
 

@@ -13,8 +13,8 @@ minima compete (Appendix A.3's bistability) the higher one is drawn as faint dot
 curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it first, as `make
 figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) from the curve's
 n_c, raised per point by the library's adaptive truncation until the edge population is at most
-1e-6, up to its cap (points still above are marked).  Spins are S = sigma/2 in every panel; alpha = <a>.  PNGs and .npz data go to
-``docs/figures/figN_semiclassical.*``, the common data file to ``docs/figures/data/``.
+1e-6, up to its cap (points still above are marked).  Spins are S = sigma/2 in every panel;
+alpha = <a>.  PNGs and .npz data go to ``docs/figures/figN_semiclassical.*``, the common data file to ``docs/figures/data/``.
 
 Parameters (units of lambda, from the paper's captions): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
 F = 1 and 5, per-qubit <S_x,y,z> and the cavity alpha; Fig. 6: M = 1, Delta = 2, F = 1, (gamma, gamma_s) = (0.3, 0),
