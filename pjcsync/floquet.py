@@ -190,20 +190,31 @@ def _solve_fieldsplit(model, blay, rtol, max_iterations):
         elif lay.comm.Get_size() > 1:
             raise PjcsyncError("[floquet] method = 'gmres' on several ranks needs a PETSc build with MUMPS")
     try:
-        ksp.solve(b, x)
-    except PETSc.Error as exc:
-        raise PjcsyncError(f"harmonic block system: GMRES failed in PETSc (error {exc.ierr})",
-                           collective=True) from None
-    reason, its = ksp.getConvergedReason(), ksp.getIterationNumber()
-    if reason < 0:
-        raise PjcsyncError(f"harmonic block system: GMRES did not converge ({its} iterations, reason {reason})",
-                           collective=True)
-    info = {"iterations": its, "preconditioner": "block Gauss-Seidel over harmonics, LU blocks"}
-    ksp.destroy()
-    A.destroy()
-    for _, is_ in splits:
-        is_.destroy()
-    return x, info
+        try:
+            ksp.solve(b, x)
+        except PETSc.Error as exc:
+            raise PjcsyncError(f"harmonic block system: GMRES failed in PETSc (error {exc.ierr})",
+                               collective=True) from None
+        reason, its = ksp.getConvergedReason(), ksp.getIterationNumber()
+        if reason < 0:
+            raise PjcsyncError(f"harmonic block system: GMRES did not converge ({its} iterations, reason {reason})",
+                               collective=True)
+    finally:
+        # petsc4py (3.18 on) defers the destruction of objects still referenced from Python: the
+        # sub-solvers hold one MUMPS factor per harmonic, so destroy them and collect, or every
+        # solve keeps its factors (Fig. 2 at omega_0 = 10, K = 6, n_c = 100: 3.3, 6.3, 8.7 GB after
+        # 1, 2, 3 points in one process; 3.0, 3.9, 3.9 GB with this)
+        for sub in pc.getFieldSplitSubKSP():
+            sub.destroy()
+        pc.destroy()
+        ksp.destroy()
+        A.destroy()
+        b.destroy()
+        for _, is_ in splits:
+            is_.destroy()
+        if hasattr(PETSc, "garbage_cleanup"):
+            PETSc.garbage_cleanup(lay.comm)
+    return x, {"iterations": its, "preconditioner": "block Gauss-Seidel over harmonics, LU blocks"}
 
 
 def _solve_sylvester(model, blay, rtol, max_iterations, kind="auto"):
