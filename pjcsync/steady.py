@@ -760,11 +760,14 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
 
     ``switch_after`` (``method = "auto"``, :func:`pjcsync.choices.direct_switch_iterations`):
     when MUMPS's estimated memory fits the node (:func:`pjcsync.memory.direct_fits`), that is
-    the Krylov solve's budget (:func:`solve_krylov`), and a solve stopped by it, or that breaks
-    down, is solved again by MUMPS (:func:`solve_direct`); the Krylov attempt is recorded as
-    ``info["direct_switch"]``.  Otherwise, if the KSP was the automatic choice and it diverges or
-    breaks down, once more from the same initial guess with ``settings["fallback"]`` (recorded
-    as ``info["ksp_fallback"]``)."""
+    the Krylov solve's budget (:func:`solve_krylov`), and a solve stopped by it is solved again by
+    MUMPS (:func:`solve_direct`); the Krylov attempt is recorded as ``info["direct_switch"]``.
+    If the KSP was the automatic choice and it diverges or breaks down, it is solved once more
+    from the same initial guess with ``settings["fallback"]`` (recorded as
+    ``info["ksp_fallback"]``); with the switch on, that solve gets what is left of the budget
+    and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
+    factorization: Fig. A4, M = 4, x = -10, N = 320, BiCGStab broke down after 8 iterations and
+    MUMPS took 282 s and 11 GB; docs/performance.md, session 10)."""
     fits, memory_text = False, ""
     if switch_after is not None:
         from .memory import direct_fits
@@ -773,17 +776,27 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
         return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"],
                             budget=switch_after if fits else None, **watch)
     except UnconvergedError as exc:
-        if fits:
+        gave_up = settings.get("fallback") and exc.info.get("ksp_reason") in KSP_GAVE_UP
+        left = switch_after - exc.info.get("iterations", 0) if fits else None
+        if fits and not (gave_up and left > 0):
             return _switch_to_direct(model, layout, rtol, exc, memory_text)
-        if not settings.get("fallback") or exc.info.get("ksp_reason") not in KSP_GAVE_UP:
+        if not gave_up:
             raise
         first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
-                 f"(KSP reason {exc.info['ksp_reason']}); {settings['fallback']} from the same initial guess")
+                 f"(KSP reason {exc.info['ksp_reason']}); {settings['fallback']} from the same initial guess"
+                 + (f" (MUMPS after {left} more iterations)" if fits else ""))
         if exc.rho is not None:
             exc.rho.destroy()
     from .progress import info as progress_info
     progress_info(f"pjcsync: krylov: {first}", layout.comm)
-    rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["fallback"], **watch)
+    try:
+        rho, info = solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["fallback"],
+                                 budget=left, **watch)
+    except UnconvergedError as exc:
+        if not fits:
+            raise
+        exc.info["ksp_type"] = f"{exc.info.get('ksp_type')} (the fallback)"
+        rho, info = _switch_to_direct(model, layout, rtol, exc, memory_text)
     info["ksp_fallback"] = first
     return rho, info
 

@@ -86,13 +86,28 @@ def test_projected_iterations():
     assert projected_iterations(h[:5], 1e-10) is None
 
 
-def test_auto_gives_a_broken_down_krylov_solve_to_mumps(tmp_path):
-    """BiCGStab diverges long before the budget (hundreds of iterations at M = 3): ``auto`` goes
-    to MUMPS, not to FGMRES, and gets QuTiP's state."""
+A4_M3_REFERENCE = ((20.0, 30.0, 25.0), (2.0,) * 3, 4.4, 11.0, 2.0)
+
+
+def test_a_broken_down_krylov_solve_gets_the_rest_of_its_budget_in_fgmres(tmp_path):
+    """BiCGStab diverges after 8 iterations, long before the budget (about 620 iterations at
+    M = 3, N = 160): ``auto`` goes on with FGMRES for the rest of the budget before paying for
+    MUMPS, converges there, and gets QuTiP's state."""
     d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL), "--quiet"])
     s = d["solver"]
-    assert s["method"] == "direct" and "gave up" in s["direct_switch"] and "ksp_fallback" not in s
-    assert_matches(d["observables"], qutip_reference(20, (20.0, 30.0, 25.0), (2.0,) * 3, 4.4, 11.0, 2.0))
+    assert s["method"] == "krylov" and s["ksp_type"] == "fgmres" and "direct_switch" not in s
+    assert "gave up after" in s["ksp_fallback"] and "MUMPS after" in s["ksp_fallback"]
+    assert_matches(d["observables"], qutip_reference(20, *A4_M3_REFERENCE))
+
+
+def test_a_broken_down_krylov_solve_goes_to_mumps_when_the_fallback_spends_the_budget(tmp_path):
+    """The same point with a budget of 10 iterations: BiCGStab's breakdown leaves 2 to FGMRES,
+    which stops at once, and MUMPS solves the point (both attempts recorded)."""
+    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL + "[solver]\ndirect_switch = 10\n"), "--quiet"])
+    s = d["solver"]
+    assert s["method"] == "direct" and "gave up after" in s["ksp_fallback"]
+    assert "fgmres (the fallback) stopped at its budget" in s["direct_switch"]
+    assert_matches(d["observables"], qutip_reference(20, *A4_M3_REFERENCE))
 
 
 def test_no_switch_when_mumps_would_not_fit(monkeypatch):

@@ -219,6 +219,22 @@ def test_levels_needed():
     assert n < levels_needed(n, pops, 5, 1e-15) < 3 * n
 
 
+def test_levels_needed_follows_a_poisson_tail():
+    """A coherent state's populations (Poisson, <n> = 45, as Fig. 11's cavity at resonance with
+    one qubit): cut at 80 levels, the prediction reaches the tolerance without overshooting by
+    more than the margin; the geometric fit alone asks for far more.  Geometric populations
+    keep the geometric prediction (the tail model's kappa comes out 0)."""
+    from scipy.stats import geom, poisson
+    from pjcsync.truncation import levels_needed
+    mu, cut, tol = 45.0, 80, 1e-6
+    need = next(nc for nc in range(cut, 400) if poisson.pmf(np.arange(nc - 5, nc), mu).sum() <= tol)
+    got = levels_needed(cut, poisson.pmf(np.arange(cut), mu), 5, tol)
+    assert need <= got <= need + 10, (need, got)
+    pops = geom.pmf(np.arange(1, 41), 0.3)          # P(n) = 0.3 * 0.7^n, n < 40
+    nc = levels_needed(40, pops, 5, tol)
+    assert geom.pmf(np.arange(nc - 4, nc + 1), 0.3).sum() <= tol < geom.pmf(np.arange(nc - 14, nc - 9), 0.3).sum()
+
+
 def test_coarse_ladder_stops_on_a_fat_tail(tmp_path):
     """Fig. 11 with one qubit at resonance (tens of photons): 16 levels are far too few and the
     tail too flat for 32 to be well truncated, so the ladder stops after 16 levels and the fine
