@@ -399,6 +399,28 @@ def test_fig8_lab_frame_approaches_the_rwa_with_omega0():
     assert mins[-1] - r.min() < 0.1 and mins[0] - r.min() > 0.2, (mins, r.min())
 
 
+def test_fig2_lab_frame_approaches_the_rwa_as_omega0_grows():
+    """Fig. 2 (lab frame: the periodic steady state's period average, fully relaxed): the largest
+    deviation of each spin projection from the RWA, over the converged points, falls as omega_0
+    grows (10, 30, 50, 100) -- the paper's "worsens a bit for the largest value" is its
+    unfinished relaxation (Fig. A1) -- and <S_y> deviates the most at every omega_0 ("the qubit
+    projection S_y converges more slowly"); at omega_0 = 100 within 0.03 (docs/paper-comparison.md)."""
+    doc = _data("fig2_lab")
+    rwa = _curve(doc, "RWA")
+    devs = []
+    for w0 in (10, 30, 50, 100):
+        c = _curve(doc, f"lab omega0 = {w0}")
+        assert np.array_equal(np.array(c["x"]), np.array(rwa["x"]))
+        ok = ~(np.array(c["marked"]) | np.array(rwa["marked"]))
+        assert ok.sum() >= 0.8 * ok.size
+        devs.append({k: abs(np.array(c["values"][k]) - np.array(rwa["values"][k]))[ok].max()
+                     for k in ("Sx", "Sy", "Sz")})
+    for k in ("Sx", "Sy", "Sz"):
+        assert all(np.diff([d[k] for d in devs]) < 0), (k, devs)
+    assert all(d["Sy"] == max(d.values()) for d in devs), devs
+    assert max(devs[-1].values()) < 0.03, devs[-1]
+
+
 def test_fig5_semiclassical_agreement_at_F1_and_the_measured_gap_at_F5():
     """Fig. 5 (gamma = gamma_s = 2): spins (S = sigma/2) and the cavity alpha of the
     semiclassical functional match the RWA within 0.03 and 5 % of |alpha| at F = 1 ("almost
