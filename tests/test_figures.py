@@ -403,8 +403,9 @@ def test_fig2_lab_frame_approaches_the_rwa_as_omega0_grows():
     """Fig. 2 (lab frame: the periodic steady state's period average, fully relaxed): the largest
     deviation of each spin projection from the RWA, over the converged points, falls as omega_0
     grows (10, 30, 50, 100) -- the paper's "worsens a bit for the largest value" is its
-    unfinished relaxation (Fig. A1) -- and <S_y> deviates the most at every omega_0 ("the qubit
-    projection S_y converges more slowly"); at omega_0 = 100 within 0.03 (docs/paper-comparison.md)."""
+    unfinished relaxation (Fig. A1) -- and, at the paper's resolution, <S_y> deviates the most at
+    every omega_0 ("the qubit projection S_y converges more slowly"); at omega_0 = 100 within 0.03
+    (docs/paper-comparison.md)."""
     doc = _data("fig2_lab")
     rwa = _curve(doc, "RWA")
     devs = []
@@ -417,7 +418,8 @@ def test_fig2_lab_frame_approaches_the_rwa_as_omega0_grows():
                      for k in ("Sx", "Sy", "Sz")})
     for k in ("Sx", "Sy", "Sz"):
         assert all(np.diff([d[k] for d in devs]) < 0), (k, devs)
-    assert all(d["Sy"] == max(d.values()) for d in devs), devs
+    if doc["resolution"] == "paper":     # S_y's largest deviations sit at |x| <= 0.1, which the
+        assert all(d["Sy"] == max(d.values()) for d in devs), devs     # small grid leaves out (marked)
     assert max(devs[-1].values()) < 0.03, devs[-1]
 
 
