@@ -10,11 +10,12 @@ Two uses:
 
 * **Adaptive truncation** (:func:`adaptive_steady_state`, ``[cavity] levels = "auto"``): solve
   with ``levels_start`` levels, then grow n_c, each solve starting from the previous state
-  when that state is well truncated (edge population <= ``WARM_EDGE_MAX``), until the population of the top levels (:func:`pjcsync.observables.edge_levels`: five, or
-  n_c / 4 for small n_c) is at most ``levels_tolerance``.  The next n_c is predicted from the
-  tail of the cavity populations P(n) below the edge (between geometric and Poisson:
-  :func:`levels_needed`), between 1.25 and 2 times the current n_c, at most ``levels_max``.  The solver statistics record every step
-  (``solver["levels"]``).
+  when that state is well truncated (edge population <= ``WARM_EDGE_MAX``), until the
+  population of the top levels (:func:`pjcsync.observables.edge_levels`: five, or n_c / 4 for
+  small n_c) is at most ``levels_tolerance``.  The next n_c is predicted from the tail of the
+  cavity populations P(n) below the edge (between geometric and Poisson: :func:`levels_needed`),
+  between 1.25 and 2 times the current n_c, at most ``levels_max``.  The solver statistics
+  record every step (``solver["levels"]``).
 * **Coarse start** (:func:`coarse_started_steady_state`, ``[solver] coarse_start``): a fixed
   n_c solved by an iterative method (krylov, sylvester) from the default initial guess first
   solves ``ceil(n_c / 2)`` levels (recursively, down to ``[solver] coarse_levels``) and starts
@@ -192,10 +193,10 @@ def levels_needed(levels: int, pops: np.ndarray, k: int, tolerance: float) -> fl
     to); the model's top-``k`` population, scaled to the measured one at ``levels``, is
     extrapolated to ``tolerance``.  A margin of 20 % of the added levels, plus ``k``, covers the
     fit.  The geometric fit alone overshoots a Poisson-like tail: Fig. 11 at resonance, one or
-    two qubits, from a cut with edge population 1e-3 it predicted 110-120 levels where 96-97
-    suffice, the fit with kappa 96-102 (docs/performance.md, session 10); where the cut distorts
-    the window (edge population above about 1e-2) kappa comes out near 0 and the prediction is
-    the geometric one, clamped by :func:`next_levels`."""
+    two qubits, cut where the edge population is 6e-4 to 2e-3, it predicted 109-120 levels where
+    96-97 suffice, this fit 102 (docs/performance.md, session 10).  Where the cut distorts the
+    window (edge population above about 1e-2) kappa comes out near 0 and the prediction is the
+    geometric one, clamped by :func:`next_levels`."""
     edge = float(pops[-k:].sum())
     if edge <= tolerance:
         return float(levels)
