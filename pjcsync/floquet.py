@@ -42,7 +42,8 @@ import scipy.sparse as sp
 from petsc4py import PETSc
 
 from .model import DTYPE, Model
-from .parallel import PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, transpose_rows
+from .parallel import (PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory, release_petsc_garbage,
+                       transpose_rows)
 from .choices import floquet_method
 from .petsc_options import set_from_options
 from .steady import SteadyState, lu_solve
@@ -200,10 +201,9 @@ def _solve_fieldsplit(model, blay, rtol, max_iterations):
             raise PjcsyncError(f"harmonic block system: GMRES did not converge ({its} iterations, reason {reason})",
                                collective=True)
     finally:
-        # petsc4py (3.18 on) defers the destruction of objects still referenced from Python: the
-        # sub-solvers hold one MUMPS factor per harmonic, so destroy them and collect, or every
-        # solve keeps its factors (Fig. 2 at omega_0 = 10, K = 6, n_c = 100: 3.3, 6.3, 8.7 GB after
-        # 1, 2, 3 points in one process; 3.0, 3.9, 3.9 GB with this)
+        # the sub-solvers hold one MUMPS factor per harmonic: destroy them and collect, or every
+        # solve keeps its factors (parallel.release_petsc_garbage; Fig. 2 at omega_0 = 10, K = 6,
+        # n_c = 100: 3.3, 6.3, 8.7 GB after 1, 2, 3 points in one process; 3.0, 3.9, 3.9 GB with this)
         for sub in pc.getFieldSplitSubKSP():
             sub.destroy()
         pc.destroy()
@@ -212,8 +212,7 @@ def _solve_fieldsplit(model, blay, rtol, max_iterations):
         b.destroy()
         for _, is_ in splits:
             is_.destroy()
-        if hasattr(PETSc, "garbage_cleanup"):
-            PETSc.garbage_cleanup(lay.comm)
+        release_petsc_garbage(lay.comm)
     return x, {"iterations": its, "preconditioner": "block Gauss-Seidel over harmonics, LU blocks"}
 
 

@@ -608,14 +608,6 @@ def product_state_rows(model: Model, alpha: complex, b: np.ndarray, i0: int, i1:
         .transpose(0, 2, 1).reshape(len(rows), -1)
 
 
-def _release_petsc(layout) -> None:
-    """Free PETSc objects whose Python references are gone (petsc4py >= 3.18 defers their
-    destruction: without this a sweep keeps every MUMPS factorization, ~130 MB each at N = 120)."""
-    from petsc4py import PETSc
-    if hasattr(PETSc, "garbage_cleanup"):
-        PETSc.garbage_cleanup(layout.comm)
-
-
 def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, layout,
                 exact: bool = True) -> dict:
     """Appendix A.3: ``|rho_s,perp| <= epsilon / |lambda_1|``.
@@ -627,11 +619,11 @@ def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, la
     ``epsilon_truncated = ||L rho_s||_F`` in the truncated space (equals epsilon when the
     truncation is harmless)."""
     from .gap import liouvillian_gap
-    from .parallel import allreduce_sum
+    from .parallel import allreduce_sum, release_petsc_garbage
     from . import superoperator as so
     out = {}
     gap = liouvillian_gap(model, gap_cfg, layout)
-    _release_petsc(layout)
+    release_petsc_garbage(layout.comm)
     lam1 = gap["eigenvalues"][0]
     mod = float(np.hypot(*lam1))
     out["lambda_1"] = lam1
@@ -659,7 +651,7 @@ def error_bound(model: Model, best: Minimum, gap_cfg: dict, solver_cfg: dict, la
     L.destroy()
     obs = basic_observables(model, rho_ss, layout)
     st.rho.destroy()
-    _release_petsc(layout)
+    release_petsc_garbage(layout.comm)
     out.update(distance=float(np.sqrt(diff)), perp_norm=float(np.sqrt(perp2)),
                epsilon_truncated=float(eps_trunc),
                coherent_truncation=float(1 - (np.abs(coherent_amplitudes(best.alpha, model.levels)) ** 2).sum()),

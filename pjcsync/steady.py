@@ -46,7 +46,8 @@ from petsc4py import PETSc
 
 from .model import DTYPE, Model
 
-from .parallel import InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory
+from .parallel import (InputError, PjcsyncError, RowLayout, allreduce_sum, gather_peak_memory,
+                       release_petsc_garbage)
 from . import superoperator as so
 from .petsc_options import set_from_options
 from .choices import (AUTO_DIRECT_MAX_N2, FLEXIBLE_KSPS, METHODS, auto_operator,  # noqa: F401
@@ -140,8 +141,7 @@ def lu_solve(A: PETSc.Mat, b: PETSc.Vec, comm, options_prefix: str = "",
     # PC (which holds the MUMPS factors) explicitly and collect, or every solve keeps its factors
     pc.destroy()
     ksp.destroy()
-    if hasattr(PETSc, "garbage_cleanup"):
-        PETSc.garbage_cleanup(comm)
+    release_petsc_garbage(comm)
     return x, info
 
 

@@ -48,8 +48,8 @@ def geometric_levels_needed(levels: int, pops: np.ndarray, k: int, tolerance: fl
 
 def run(m: int, x: float, predictor: str) -> dict:
     from mpi4py import MPI
-    from petsc4py import PETSc
     from pjcsync import truncation
+    from pjcsync.parallel import release_petsc_garbage
     from pjcsync.model import Model
     deltas = (1.0, 1.5, 2.0)[:m]
     model = Model(levels=START, gamma=0.2, detunings=deltas, couplings=(1.0,) * m, gamma_s=(0.2,) * m,
@@ -67,7 +67,7 @@ def run(m: int, x: float, predictor: str) -> dict:
     enough = next((nc for nc in range(10, pops.size + 1) if pops[nc - 5:nc].sum() <= TOL), None)
     lv = state.solver["levels"]
     state.rho.destroy()
-    PETSc.garbage_cleanup(MPI.COMM_SELF)
+    release_petsc_garbage(MPI.COMM_SELF)
     return {"M": m, "x": x, "predictor": predictor, "enough": enough, "converged": lv["converged"],
             "total_seconds": round(lv["total_seconds"], 2),
             "steps": [{"levels": s["levels"], "seconds": round(s["seconds"], 2),

@@ -17,9 +17,9 @@ failed solve is retried with ``direct``; every MUMPS factor is freed after its p
 series come from ``pjcsync.rate.rate_series``.  n_c per point: the library's adaptive truncation
 from the figure's (or curve's) ``levels`` until the edge population is at most 1e-6, up to its
 ``cap``; points still above are marked (scripts/_plotting.py).  A series is drawn as a curve
-where the relative residual of its best partial sum is at most 1e-4 (there it matches the exact curve to about 1e-4: the usable part of
-an asymptotic series, even where it does not converge to ``rtol``); elsewhere its best partial
-sum is a faint cross.
+where the relative residual of its best partial sum is at most 1e-4 (there it matches the exact
+curve to about 1e-4: the usable part of an asymptotic series, even where it does not converge to
+``rtol``); elsewhere its best partial sum is a faint cross.
 
 Points: every (curve, detuning) is one independent point (:func:`run_points`): with ``--ranks R``
 (or under ``mpirun -n R``) each rank computes whole points alone, its PETSc objects on
@@ -100,9 +100,8 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
     from ``levels`` up until the edge population is at most EDGE_TOL or n_c = ``cap``.  Returns
     (model, dense rho, edge population); NaN where ``exact_method`` and then MUMPS both failed."""
     from mpi4py import MPI
-    from petsc4py import PETSc
     from pjcsync.model import Model
-    from pjcsync.parallel import PjcsyncError
+    from pjcsync.parallel import PjcsyncError, release_petsc_garbage
     from pjcsync.truncation import adaptive_steady_state
     model = Model(levels=levels, gamma=c["gamma"], detunings=tuple(c["deltas"]),
                   couplings=(1.0,) * len(c["deltas"]), gamma_s=(c["gamma_s"],) * len(c["deltas"]),
@@ -117,7 +116,7 @@ def exact_point(c: dict, det: float, levels: int, cap: int, exact_method: str):
             continue
         rho = state.rows().copy()
         state.rho.destroy()
-        PETSc.garbage_cleanup(MPI.COMM_SELF)   # petsc4py 3.18 defers destruction: free each MUMPS factor
+        release_petsc_garbage(MPI.COMM_SELF)   # free each MUMPS factor
         # (on COMM_SELF: a COMM_WORLD cleanup is collective, and ranks solve different points)
         return state.model, rho, float(state.solver["levels"]["steps"][-1]["edge_population"])
     return model, np.full((model.N, model.N), np.nan), float("nan")

@@ -14,7 +14,8 @@ curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it fir
 figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) from the curve's
 n_c, raised per point by the library's adaptive truncation until the edge population is at most
 1e-6, up to its cap (points still above are marked).  Spins are S = sigma/2 in every panel;
-alpha = <a>.  PNGs and .npz data go to ``docs/figures/figN_semiclassical.*``, the common data file to ``docs/figures/data/``.
+alpha = <a>.  PNGs and .npz data go to ``docs/figures/figN_semiclassical.*``, the common data
+file to ``docs/figures/data/``.
 
 Parameters (units of lambda, from the paper's captions): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
 F = 1 and 5, per-qubit <S_x,y,z> and the cavity alpha; Fig. 6: M = 1, Delta = 2, F = 1, (gamma, gamma_s) = (0.3, 0),
@@ -119,14 +120,13 @@ def exact_point(model, w: float, cap: int) -> dict:
     """RWA observables at drive detuning ``w`` (MUMPS), n_c chosen by the library's adaptive
     truncation (:func:`pjcsync.truncation.adaptive_steady_state`) from ``model.levels`` until the
     edge population is at most EDGE_TOL, up to ``cap`` (then the point is marked in the plot)."""
-    from petsc4py import PETSc
-    from pjcsync.parallel import RowLayout
+    from pjcsync.parallel import RowLayout, release_petsc_garbage
     from pjcsync.truncation import adaptive_steady_state
     st = adaptive_steady_state(replace(model, drive_detuning=float(w)), {"method": "direct", "rtol": 1e-9},
                                {"levels_start": model.levels, "levels_max": cap, "levels_tolerance": EDGE_TOL})
     obs = exact_observables(st.model, st.rows(), RowLayout.create(st.model.N))
     st.rho.destroy()
-    PETSc.garbage_cleanup()     # petsc4py 3.18 defers destruction: free each MUMPS factor
+    release_petsc_garbage()     # free each MUMPS factor
     return obs
 
 
