@@ -318,15 +318,23 @@ def _krylov_norm(ksp: PETSc.KSP, b: PETSc.Vec, opts: PETSc.Options) -> tuple[str
     return text, denom
 
 
-class _KrylovMonitor:
-    """KSP monitor: relative residual history, progress lines, periodic checkpoints."""
+STAGNATION_DECREASE = 0.9     # a new best residual must be below this times the last best one
+STAGNATION_NEAR = 1e3         # the stagnation test applies once the best residual is below this
+                              # times rtol: BiCGStab can sit near its first residual for tens of
+                              # iterations before it converges (Fig. 8, N = 256, at resonance)
 
-    def __init__(self, layout, prog, denom, checkpoint, every, budget=None, rtol=0.0):
+
+class _KrylovMonitor:
+    """KSP monitor: relative residual history, progress lines, periodic checkpoints, the
+    iteration budget and the stagnation test."""
+
+    def __init__(self, layout, prog, denom, checkpoint, every, budget=None, rtol=0.0, stagnation=None):
         self.layout, self.prog, self.denom = layout, prog, denom
         self.checkpoint, self.every = checkpoint, every
         self.last_checkpoint = time.perf_counter()
         self.first = None
         self.budget, self.rtol, self.budget_note = budget, rtol, None
+        self.window, self.best, self.stagnation_note = stagnation, (float("inf"), 0), None
 
     def __call__(self, ksp, its, rnorm):
         if self.first is None:
@@ -338,6 +346,8 @@ class _KrylovMonitor:
         self.prog.update(its, rnorm / self.denom)
         if self.budget and its in (self.budget, 2 * self.budget) and rnorm / self.denom > self.rtol:
             self._spend(ksp, its)
+        if self.window:
+            self._watch(ksp, its, rnorm / self.denom)
         if self.checkpoint is not None and self.every > 0 and its > 0:
             due = self.layout.comm.bcast(time.perf_counter() - self.last_checkpoint >= self.every, root=0)
             if due:
@@ -347,6 +357,19 @@ class _KrylovMonitor:
                                        "relative_residual": float(rnorm / self.denom),
                                        "residual_norm": self.prog.norm})
                 self.last_checkpoint = time.perf_counter()
+
+    def _watch(self, ksp, its, r):
+        """The stagnation test: stop (reason -3 after this iteration) when the best relative
+        residual, once below STAGNATION_NEAR rtol, has not fallen below STAGNATION_DECREASE times
+        its previous value for ``window`` iterations.  The residuals are the same on every rank,
+        so is the decision."""
+        if r < STAGNATION_DECREASE * self.best[0]:
+            self.best = (r, its)
+        elif its - self.best[1] >= self.window and self.rtol < self.best[0] <= STAGNATION_NEAR * self.rtol:
+            self.stagnation_note = (f"stagnated: no 10 % decrease of the best residual ({self.best[0]:.2e} at "
+                                    f"iteration {self.best[1]}) in {its - self.best[1]} iterations")
+            ksp.setTolerances(max_it=its)
+            self.window = None
 
     def _spend(self, ksp, its):
         """The budget is reached: stop here (the KSP's iteration limit lowered to ``its``: reason
@@ -365,7 +388,8 @@ class _KrylovMonitor:
 def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.ndarray, rtol: float,
                  max_it: int, options_prefix: str = "", ksp_type: str | None = None,
                  progress: float | None = None, checkpoint=None,
-                 checkpoint_every: float = 0.0, budget: int | None = None) -> tuple[PETSc.Vec, dict]:
+                 checkpoint_every: float = 0.0, budget: int | None = None,
+                 stagnation: int | None = None) -> tuple[PETSc.Vec, dict]:
     """A Krylov method (``ksp_type``, default :func:`krylov_settings`'s choice; PETSc options
     override) on the bordered system, right-preconditioned by ``-L0^-1``.
 
@@ -381,7 +405,11 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     rate of its last quarter projects at most ``budget`` more iterations
     (:func:`projected_iterations`); then it goes on, and stops at twice the budget if it has
     not converged by then.  Fig. 11, M = 2, x = 0.5 (N = 400, budget 190) converges so in 211
-    iterations, where stopping at 190 would pay a MUMPS factorization on top."""
+    iterations, where stopping at 190 would pay a MUMPS factorization on top.
+
+    ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual has not
+    decreased by 10 % in that many iterations (:class:`_KrylovMonitor`); its last iterate is
+    the :class:`UnconvergedError`'s ``rho``."""
     from .progress import Progress
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
@@ -429,7 +457,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     norm_text, denom = _krylov_norm(ksp, b, opts)
     label = f"krylov ({ksp.getType()})"
     monitor = _KrylovMonitor(layout, Progress(label, norm_text, rtol, layout.comm, progress), denom,
-                             checkpoint, checkpoint_every, budget, rtol)
+                             checkpoint, checkpoint_every, budget, rtol, stagnation)
     ksp.setMonitor(monitor)
     t0 = time.perf_counter()
     try:
@@ -450,12 +478,15 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
         info["gmres_restart"] = opts.getInt("ksp_gmres_restart", restart)
     if monitor.budget_note:
         info["budget"] = monitor.budget_note
+    if monitor.stagnation_note and reason < 0:
+        info["stagnation"] = monitor.stagnation_note
     ksp.destroy()
     A.destroy()
     e.destroy()
     if reason < 0:
         last = hist[-1] if hist else float("nan")
-        why = {-3: f"did not converge in {its} iterations (the limit)", -4: "diverged (dtol)",
+        why = {-3: info.get("stagnation", f"did not converge in {its} iterations (the limit)"),
+               -4: "diverged (dtol)",
                -9: "hit a NaN or Inf", -5: "broke down"}.get(int(reason), f"stopped after {its} iterations")
         finite = bool(layout.comm.allreduce(int(np.isfinite(x.getArray(readonly=True)).all()), op=MPI.MIN))
         raise UnconvergedError(
@@ -704,7 +735,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
                                  "preconditioner_precision = 'double' (single suits 'krylov')")
             precision = "double"
         else:
-            settings = krylov_settings(model, solver_cfg)
+            settings = dict(krylov_settings(model, solver_cfg),
+                            stagnation_window=solver_cfg["stagnation_window"])
             precision = settings["precision"]
             extra["krylov_choice"] = settings["reason"]
         sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"),
@@ -767,23 +799,33 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     ``info["ksp_fallback"]``); with the switch on, that solve gets what is left of the budget
     and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
     factorization: Fig. A4, M = 4, x = -10, N = 320, BiCGStab broke down after 8 iterations and
-    MUMPS took 282 s and 11 GB; docs/performance.md, session 10)."""
+    MUMPS took 282 s and 11 GB; docs/performance.md, session 10).  An automatic KSP that
+    stagnates (``stagnation_window``, :class:`_KrylovMonitor`) is treated the same way, but the
+    fallback starts from its last iterate: Fig. A4, M = 4, x = -3, N = 640, BiCGStab hovered at
+    5.7e-10 to 8.9e-10 (rtol 1e-10) from iteration 177 to its limit of 1000, and flexible GMRES
+    from that iterate converged in 28 iterations (docs/performance.md, session 11)."""
     fits, memory_text = False, ""
     if switch_after is not None:
         from .memory import direct_fits
         fits, memory_text = direct_fits(model, layout.comm)
+    window = settings.get("stagnation_window") if settings.get("fallback") else None
     try:
         return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"],
-                            budget=switch_after if fits else None, **watch)
+                            budget=switch_after if fits else None, stagnation=window or None, **watch)
     except UnconvergedError as exc:
-        gave_up = settings.get("fallback") and exc.info.get("ksp_reason") in KSP_GAVE_UP
+        stalled = "stagnation" in exc.info
+        gave_up = settings.get("fallback") and (exc.info.get("ksp_reason") in KSP_GAVE_UP or stalled)
         left = switch_after - exc.info.get("iterations", 0) if fits else None
         if fits and not (gave_up and left > 0):
             return _switch_to_direct(model, layout, rtol, exc, memory_text)
         if not gave_up:
             raise
+        start = "the same initial guess"
+        if stalled and exc.rho is not None:
+            x0, start = exc.rho.getArray(readonly=True).reshape(x0.shape).copy(), "its last iterate"
+        why = exc.info["stagnation"] if stalled else f"KSP reason {exc.info['ksp_reason']}"
         first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
-                 f"(KSP reason {exc.info['ksp_reason']}); {settings['fallback']} from the same initial guess"
+                 f"({why}); {settings['fallback']} from {start}"
                  + (f" (MUMPS after {left} more iterations)" if fits else ""))
         if exc.rho is not None:
             exc.rho.destroy()
