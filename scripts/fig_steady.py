@@ -229,7 +229,7 @@ def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int,
               one_group: bool = False) -> tuple[Path, float]:
     """Run (or resume) one sweep, one point per rank (``one_group``: every rank on each point in
     turn, so that a MUMPS factor is split over all of them); returns its results file and wall
-    time."""
+    time.  The sweep's stderr (progress, and why a point failed) is appended to ``TAG.log``."""
     WORK.mkdir(parents=True, exist_ok=True)
     cfg, out = WORK / f"{tag}.toml", WORK / f"{tag}.h5"
     if not cfg.exists() or cfg.read_text() != text:
@@ -248,6 +248,8 @@ def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int,
             launcher = shlex.split(os.environ.get("FIG_MPIRUN", str(ROOT / "scripts" / "mpirun.sh")))
             cmd = [*launcher, "-n", str(r), *cmd, "--groups", str(1 if one_group else r)]
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with open(WORK / f"{tag}.log", "a") as log:       # the sweep's messages, failed points' included
+            log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(cmd)}: exit {p.returncode}\n{p.stderr}")
         if p.returncode != 0 and "point(s) failed" not in p.stderr:
             sys.exit(f"fig_steady.py: sweep {tag} failed:\n{p.stderr[-2000:]}")
         if p.returncode != 0:       # some points failed, the others are in the file (run_curve retries)

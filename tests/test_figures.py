@@ -516,3 +516,16 @@ def test_failed_points_are_retried_by_mumps_on_all_ranks_then_by_flexible_gmres(
     m1 = mod._c("one", [2.0], 1.0, 0.3, 0.3, 8, 8)
     mod.run_curve("t", 1, m1, spec, False, 2, False)
     assert len(calls) == 1 and 'method = "direct"' in calls[0][1]
+
+
+def test_run_sweep_keeps_the_sweeps_messages_in_a_log(monkeypatch, tmp_path):
+    """The sweep's stderr (its summary, and the reason of any failed point) is appended to
+    TAG.log beside the results file; a second (resumed) run appends, with nothing to compute."""
+    mod = _fig_steady(monkeypatch, tmp_path)
+    curve = mod._c("pair", [1.0, -1.0], 0.25, 0.3, 3e-3, 6, 6)
+    text = mod.config_text(curve, 6, 6, (-1.0, 1.0, 3))
+    for _ in range(2):
+        out, _ = mod.run_sweep("t", text, 1, False, 3)
+    log = (tmp_path / "t.log").read_text()
+    assert out.exists() and log.count(": exit 0") == 2
+    assert "3 points computed (0 already done)" in log and "0 points computed (3 already done)" in log
