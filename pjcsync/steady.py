@@ -407,9 +407,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     not converged by then.  Fig. 11, M = 2, x = 0.5 (N = 400, budget 190) converges so in 211
     iterations, where stopping at 190 would pay a MUMPS factorization on top.
 
-    ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual has not
-    decreased by 10 % in that many iterations (:class:`_KrylovMonitor`); its last iterate is
-    the :class:`UnconvergedError`'s ``rho``."""
+    ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual, once below
+    STAGNATION_NEAR times rtol, has not decreased by 10 % in that many iterations
+    (:class:`_KrylovMonitor`); its last iterate is the :class:`UnconvergedError`'s ``rho``."""
     from .progress import Progress
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
