@@ -250,6 +250,9 @@ def run_sweep(tag: str, text: str, ranks: int, replot: bool, npoints: int,
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         with open(WORK / f"{tag}.log", "a") as log:       # the sweep's messages, failed points' included
             log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(cmd)}: exit {p.returncode}\n{p.stderr}")
+        if p.returncode != 0 and "problem too large for this node" in p.stderr:    # e.g. MUMPS in a retry
+            print(f"  {tag}: not run: {[l for l in p.stderr.splitlines() if 'too large' in l][0][:300]}", flush=True)
+            return out, time.perf_counter() - t0
         if p.returncode != 0 and "point(s) failed" not in p.stderr:
             sys.exit(f"fig_steady.py: sweep {tag} failed:\n{p.stderr[-2000:]}")
         if p.returncode != 0:       # some points failed, the others are in the file (run_curve retries)
@@ -275,8 +278,9 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     the curve's start until its edge population is at most EDGE_TOL, or the curve's cap is
     reached (then the point is drawn marked).  Points the solver failed at are solved again with
     MUMPS, all ranks on one point at a time, then those still failing (MUMPS refuses a point whose
-    estimate does not fit) with flexible GMRES, unless ``retry`` is false; those still failing
-    are left out of the curve.
+    estimate does not fit) with flexible GMRES, unless ``retry`` is false (then the results of
+    earlier retries of the same points are used where they exist); those still failing are left
+    out of the curve.
     Returns ``{x: (levels, point)}``, seconds and the x of the points left out."""
     levels = curve["paper_levels"] if paper else curve["levels"]
     cap = curve["paper_cap"] if paper else curve["cap"]
@@ -288,19 +292,26 @@ def run_curve(name: str, k: int, curve: dict, spec: dict, paper: bool, ranks: in
     best = {_key(p["parameters"]["drive.detuning"]): (point_levels(p), p)
             for p in (pjcsync.load(f, rho=False)["points"] if f.exists() else [])}
     failed = [x for x in np.linspace(*grid) if _key(x) not in best]
-    if failed and retry and method_for(curve, cap) != "direct":
+    if failed and method_for(curve, cap) != "direct":
         # the default BiCGStab can diverge where the Sylvester preconditioner is poor (strong
         # damping and drive: Figs. 5, A4 near resonance), and the solver's fallback, flexible
         # GMRES, can stall in its 1000 iterations (Fig. 3 at n_c = 100-150 near x = 0.3-0.5;
         # Fig. A4, M = 3, n_c = 59 near resonance at 1.9e-8) when the direct switch finds no room
         # for one MUMPS factor per rank: MUMPS over all ranks, then flexible GMRES for the rest
+        # (``retry`` false: only the results of earlier retries of these same points are used)
         for how in ("direct", "fgmres"):
             if not failed:
                 break
-            f2, s2 = run_sweep(f"{base}_auto{levels}-{cap}_{how}",
-                               config_text(curve, levels, cap, failed, "fgmres" if how == "fgmres" else None,
-                                           "direct" if how == "direct" else None),
-                               ranks, replot, len(failed), one_group=how == "direct")
+            tag2 = f"{base}_auto{levels}-{cap}_{how}"
+            text2 = config_text(curve, levels, cap, failed, "fgmres" if how == "fgmres" else None,
+                                "direct" if how == "direct" else None)
+            if retry:
+                f2, s2 = run_sweep(tag2, text2, ranks, replot, len(failed), one_group=how == "direct")
+            else:
+                cfg2 = WORK / f"{tag2}.toml"
+                if not (cfg2.exists() and cfg2.read_text() == text2):
+                    continue
+                f2, s2 = WORK / f"{tag2}.h5", 0.0
             seconds += s2
             for p in (pjcsync.load(f2, rho=False)["points"] if f2.exists() else []):
                 best[_key(p["parameters"]["drive.detuning"])] = (point_levels(p), p)
@@ -441,7 +452,8 @@ def main() -> int:
     ap.add_argument("--ranks", type=int, default=2, help="MPI ranks (one group per rank)")
     ap.add_argument("--replot", action="store_true", help="do not run sweeps whose file exists")
     ap.add_argument("--no-retry", action="store_true", help="leave out the points where the default "
-                    "Krylov method fails instead of solving them again with flexible GMRES")
+                    "Krylov method fails instead of solving them again (MUMPS, then flexible GMRES); "
+                    "the results of earlier retries of the same points are still used")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
     ap.add_argument("--reduced-curve", type=int, action="append", default=[], metavar="I",
                     help="with --paper and one --fig: curve I (0, 1, ..) on the reduced grid and n_c, the "
