@@ -465,6 +465,9 @@ def cmd_sweep(args, cfg) -> dict:
     if not args.quiet:
         _emit_err(line)
     if res["failed"]:
+        if not args.quiet:       # every failed point, whichever group had it (progress: rank 0's only)
+            for k, msg in res["failed"]:
+                _emit_err(f"sweep: failed point {k}: {msg}")
         k, msg = res["failed"][0]
         raise PjcsyncError(f"{len(res['failed'])} point(s) failed (first: point {k}: {msg}); the others "
                            f"are in {res['file']}; --resume retries the failed ones", collective=True)

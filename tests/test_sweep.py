@@ -318,6 +318,16 @@ def test_failed_points_exit_1_and_are_retried(tmp_path):
     assert p.returncode == 2 and "different sweep" in p.stderr   # the configuration is part of the sweep
 
 
+def test_every_failed_point_is_named_whichever_group_had_it(tmp_path):
+    """2 ranks as 2 groups: the points rank 1's group failed at are named on stderr too (its
+    progress lines are not printed), one line per point, before the error line."""
+    cfg = write_config(tmp_path, fig8_sweep(3, 'method = "krylov"\nmax_iterations = 2'))
+    p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5", "--groups", "2"], 2)
+    assert p.returncode == 1 and "3 point(s) failed" in p.stderr
+    named = [l for l in p.stderr.splitlines() if l.startswith("sweep: failed point ")]
+    assert [l.split()[3] for l in named] == ["0:", "1:", "2:"] and all("krylov" in l for l in named)
+
+
 def test_guide_lists_every_key_and_command():
     """docs/guide.md's generated tables match the code (scripts/gen_guide.py --check)."""
     p = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_guide.py"), "--check"], capture_output=True,
