@@ -366,8 +366,9 @@ class _KrylovMonitor:
         if r < STAGNATION_DECREASE * self.best[0]:
             self.best = (r, its)
         elif its - self.best[1] >= self.window and self.rtol < self.best[0] <= STAGNATION_NEAR * self.rtol:
-            self.stagnation_note = (f"stagnated: no 10 % decrease of the best residual ({self.best[0]:.2e} at "
-                                    f"iteration {self.best[1]}) in {its - self.best[1]} iterations")
+            self.stagnation_note = (f"stagnated: no {100 * (1 - STAGNATION_DECREASE):.0f} % decrease of the best residual "
+                                    f"({self.best[0]:.2e} at iteration {self.best[1]}) in {its - self.best[1]} "
+                                    f"iterations")
             ksp.setTolerances(max_it=its)
             self.window = None
 
@@ -735,8 +736,7 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
                                  "preconditioner_precision = 'double' (single suits 'krylov')")
             precision = "double"
         else:
-            settings = dict(krylov_settings(model, solver_cfg),
-                            stagnation_window=solver_cfg["stagnation_window"])
+            settings = krylov_settings(model, solver_cfg)
             precision = settings["precision"]
             extra["krylov_choice"] = settings["reason"]
         sylv = SylvesterInverse(H, c_ops, layout, kind=solver_cfg.get("preconditioner", "auto"),
@@ -755,7 +755,8 @@ def steady_state(model: Model, solver_cfg: dict, layout: RowLayout | None = None
             extra["operator_seconds"] = time.perf_counter() - t1
             switch = direct_switch_iterations(model, solver_cfg)
             rho, info = _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings, watch,
-                                              switch_after=switch)
+                                              switch_after=switch,
+                                              stagnation_window=solver_cfg["stagnation_window"])
     seconds = time.perf_counter() - t0
     info.update(extra)
     # the residual check, with the same operator (a bound of ||L||_inf when matrix-free)
@@ -787,7 +788,7 @@ KSP_GAVE_UP = (-4, -5, -9)       # KSP reasons after which the automatic KSP is 
 
 
 def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: dict, watch: dict,
-                          switch_after: int | None = None):
+                          switch_after: int | None = None, stagnation_window: int = 0):
     """:func:`solve_krylov` with the KSP of ``settings`` (:func:`pjcsync.choices.krylov_settings`).
 
     ``switch_after`` (``method = "auto"``, :func:`pjcsync.choices.direct_switch_iterations`):
@@ -808,7 +809,7 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     if switch_after is not None:
         from .memory import direct_fits
         fits, memory_text = direct_fits(model, layout.comm)
-    window = settings.get("stagnation_window") if settings.get("fallback") else None
+    window = stagnation_window if settings.get("fallback") else None
     try:
         return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"],
                             budget=switch_after if fits else None, stagnation=window or None, **watch)
