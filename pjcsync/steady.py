@@ -366,9 +366,9 @@ class _KrylovMonitor:
         if r < STAGNATION_DECREASE * self.best[0]:
             self.best = (r, its)
         elif its - self.best[1] >= self.window and self.rtol < self.best[0] <= STAGNATION_NEAR * self.rtol:
-            self.stagnation_note = (f"stagnated: no {100 * (1 - STAGNATION_DECREASE):.0f} % decrease of the best residual "
-                                    f"({self.best[0]:.2e} at iteration {self.best[1]}) in {its - self.best[1]} "
-                                    f"iterations")
+            drop = 100 * (1 - STAGNATION_DECREASE)
+            self.stagnation_note = (f"stagnated: no {drop:.0f} % decrease of the best residual ({self.best[0]:.2e} "
+                                    f"at iteration {self.best[1]}) in {its - self.best[1]} iterations")
             ksp.setTolerances(max_it=its)
             self.window = None
 
