@@ -278,7 +278,9 @@ def cmd_show(args, cfg=None) -> dict:
             _emit(f"{args.file}: sweep of {', '.join(sw['names'])} (grid {' x '.join(map(str, sw['shape']))}), "
                   f"{len(data['points'])} of {sw['task_points']} points"
                   f"{'' if sw['task'] == [0, 1] else ' of task %d/%d' % tuple(sw['task'])}, "
-                  f"written {data['created']}\n" + format_points(data["points"]))
+                  f"written {data['created']}\n" + format_points(data["points"])
+                  + "".join(f"\nfailed: point {r['index']} ({_params_text(r['parameters'])}): {r['reason']}"
+                            for r in sw.get("failed", [])))
         return data
     if args.json:
         _emit_json(data)
@@ -289,6 +291,10 @@ def cmd_show(args, cfg=None) -> dict:
         from .report import format_other, header_lines
         _emit(header_lines(args.file, data) + "\n" + format_other(data))
     return data
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in params.items())
 
 
 def cmd_rate(args, cfg) -> dict:

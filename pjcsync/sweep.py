@@ -35,7 +35,9 @@ Durability and resume
     ``--resume`` computes only the missing ones (the first point after a gap starts cold) and
     writes the same ``OUT`` as a run straight through, since both are written by the same
     gathering step.  A ``signature`` (hash of the configuration) guards against resuming or
-    merging points of a different sweep.
+    merging points of a different sweep.  The points a run could not solve are named in the
+    file's ``sweep`` attribute (``failed``: index, parameters, reason), so the reason outlives
+    the run's stderr.
 """
 from __future__ import annotations
 
@@ -258,9 +260,15 @@ def collect(path: Path, sig: str | None, include_final: bool = True, rho: bool =
     return points, problems
 
 
-def sweep_header(cfg: dict, grid: Grid, task: tuple[int, int], indices: list[int], complete: bool) -> dict:
+def sweep_header(cfg: dict, grid: Grid, task: tuple[int, int], indices: list[int], complete: bool,
+                 failed: list | None = None) -> dict:
+    """The ``sweep`` attribute of a sweep's results file.  ``failed``: the points the run that
+    wrote it could not solve, ``[{"index", "parameters", "reason"}]`` (a ``--resume`` solves
+    them again and rewrites the list)."""
     return {"signature": signature(cfg), **grid.describe(), "task": list(task),
-            "task_points": len(indices), "complete": bool(complete), "base_config": cfg}
+            "task_points": len(indices), "complete": bool(complete), "base_config": cfg,
+            "failed": [{"index": int(k), "parameters": grid.parameters(k), "reason": msg}
+                       for k, msg in (failed or [])]}
 
 
 # --- one point ------------------------------------------------------------------------------------
@@ -480,7 +488,7 @@ def run_sweep(cfg: dict, out: str | Path, groups: int = 1, task: tuple[int, int]
             points = [points[k] for k in sorted(points) if k in configs]
             complete = len(points) == len(indices)
             write_points(target, points, ranks=wsize, command=command,
-                         sweep=sweep_header(cfg, grid, task, indices, complete), versions=versions)
+                         sweep=sweep_header(cfg, grid, task, indices, complete, failed), versions=versions)
             del points
             written = load(target, rho=False)["points"]
             lost = sorted((set(computed) | done) - {int(p["index"]) for p in written})
@@ -532,14 +540,15 @@ def merge(out: str | Path, inputs: list, partial: bool = False, command=None) ->
     """Join sweep files (array tasks, or ``.parts`` directories of interrupted runs) into ``out``.
 
     All inputs must carry the same sweep signature.  Without ``partial`` a sweep with missing
-    points is refused (exit 1) and nothing is written.  Serial (call on one process)."""
+    points is refused (exit 1) and nothing is written.  The inputs' failed points (``sweep``
+    attribute) are kept unless another input holds the point.  Serial (call on one process)."""
     from .results import ResultsFileError, load, write_points
     out = Path(out)
     if not inputs:
         inputs = sorted(out.parent.glob(f"{out.stem}.task-*-of-*{out.suffix or '.h5'}"))
         if not inputs:
             raise InputError(f"no inputs given and no task files {out.stem}.task-*-of-*.h5 beside {str(out)!r}")
-    points, header = {}, None
+    points, header, failed = {}, None, {}
     for path in map(Path, inputs):
         files = sorted(p for p in path.iterdir() if PART_RE.match(p.name)) if path.is_dir() else [path]
         for f in files:
@@ -557,6 +566,8 @@ def merge(out: str | Path, inputs: list, partial: bool = False, command=None) ->
                                  f"{header['signature']} before)")
             for p in data["points"]:
                 points.setdefault(int(p["index"]), p)
+            for rec in sw.get("failed", []):
+                failed.setdefault(int(rec["index"]), rec)
     total = header["points"]
     missing = [k for k in range(total) if k not in points]
     if missing and not partial:
@@ -567,7 +578,8 @@ def merge(out: str | Path, inputs: list, partial: bool = False, command=None) ->
         check_writable(out)
     except ResultsFileError as exc:
         raise InputError(str(exc)) from None
-    sweep = {**header, "task": [0, 1], "task_points": total, "complete": not missing}
+    sweep = {**header, "task": [0, 1], "task_points": total, "complete": not missing,
+             "failed": [failed[k] for k in sorted(failed) if k not in points]}   # solved in another input
     write_points(out, [points[k] for k in sorted(points)], ranks=1, command=command, sweep=sweep)
     return {"file": str(out), "points": len(points), "missing": missing, "total": total}
 

@@ -311,11 +311,40 @@ def test_failed_points_exit_1_and_are_retried(tmp_path):
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5"], 1)
     assert p.returncode == 1 and "3 point(s) failed" in p.stderr
     assert p.stderr.strip().splitlines()[-1].startswith("pjcsync: error:")
-    assert load_points(tmp_path / "f.h5")["sweep"]["complete"] is False
+    sweep = load_points(tmp_path / "f.h5")["sweep"]
+    assert sweep["complete"] is False
+    # the file names the failed points with their parameters and reasons, and so does show
+    assert [r["index"] for r in sweep["failed"]] == [0, 1, 2]
+    assert [r["parameters"]["drive.detuning"] for r in sweep["failed"]] == [-2.0, 0.0, 2.0]
+    assert all("krylov" in r["reason"] and "did not converge in 2 iterations" in r["reason"] for r in sweep["failed"])
+    p = run_cli(["show", tmp_path / "f.h5"], 1)
+    failed_lines = [l for l in p.stdout.splitlines() if l.startswith("failed: point")]
+    assert p.returncode == 0 and len(failed_lines) == 3 and "drive.detuning = 0.0" in failed_lines[1]
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5", "--resume"], 1)     # tried again
     assert p.returncode == 1 and "3 point(s) failed" in p.stderr and "(0 already done)" in p.stderr
+    assert len(load_points(tmp_path / "f.h5")["sweep"]["failed"]) == 3          # the last run's
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5", "--resume", "--set", "solver.max_iterations=500"], 1)
     assert p.returncode == 2 and "different sweep" in p.stderr   # the configuration is part of the sweep
+
+
+def test_merge_keeps_the_failed_points_no_input_solved(tmp_path):
+    """Two task files of one sweep, each with a point it could not solve; task 1 solved task
+    0's failed point (as a later --resume would have): the merged file lists only the other."""
+    from pjcsync.results import write_points
+    from pjcsync.sweep import merge
+
+    def task(i, solved, failed):
+        header = {"signature": "s", "points": 3, "task": [i, 2], "task_points": 2, "complete": False,
+                  "failed": [{"index": k, "parameters": {"drive.detuning": float(k)}, "reason": f"r{k}"}
+                             for k in failed]}
+        pts = [{"index": k, "parameters": {"drive.detuning": float(k)}, "config": {}, "solver": {},
+                "observables": {"n": float(k)}} for k in solved]
+        return write_points(tmp_path / f"t{i}.h5", pts, sweep=header)
+
+    res = merge(tmp_path / "m.h5", [task(0, [0], [1]), task(1, [1], [2])], partial=True)
+    assert res["missing"] == [2]
+    failed = load_points(tmp_path / "m.h5")["sweep"]["failed"]
+    assert failed == [{"index": 2, "parameters": {"drive.detuning": 2.0}, "reason": "r2"}]
 
 
 def test_every_failed_point_is_named_whichever_group_had_it(tmp_path):
