@@ -22,8 +22,9 @@ test-slow: setup
 bench: setup
 	$(PY) scripts/bench_steady.py
 
-# The paper's figures as PNGs in docs/figures/ with their data files in docs/figures/data/
-# (reduced grids; PAPER=1: the paper's grids and cavity sizes, resumable: results/figures/).
+# The paper's figures as PNGs with their data files (in data/): reduced grids into
+# results/figures/small/; PAPER=1: the paper's grids and cavity sizes into docs/figures/ (the
+# figures in git, read by the tests).  Resumable: computed points in results/figures/.
 # RANKS=n: MPI ranks for the sweeps (one point per rank).  Wall times: docs/guide.md.
 RANKS ?= 2
 figures: setup

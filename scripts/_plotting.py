@@ -1,5 +1,14 @@
-"""What the figure scripts (scripts/fig_*.py) share: one plot style, the truncation marker, and
-the data file written next to every PNG.
+"""What the figure scripts (scripts/fig_*.py) share: where they write, one plot style, the
+truncation marker, and the data file written next to every PNG.
+
+Output folder (:func:`output_dir`, the one place that chooses it): a run at the paper's
+resolution (``--paper``; fig_rate.py ``--full``) writes its PNGs, caches (.npz, raw JSON) and
+data files to ``docs/figures/`` (data files in ``docs/figures/data/``), the figures in git that
+tests/test_figures.py reads; a reduced run writes them to ``results/figures/small/`` (and its
+``data/``), so it never replaces a paper figure; ``--out DIR`` writes to ``DIR`` (and
+``DIR/data/``) at either resolution.  A script that reads earlier outputs (``--replot``,
+fig_semiclassical.py's RWA curves from fig_steady.py's data files) reads them from the same
+folder (fig_semiclassical.py: else from docs/figures/data/, and says so).
 
 Style: matplotlib on the Agg backend (files only), mathtext labels in Computer Modern, fonts
 readable on a slide (11-12 pt), PNGs at 200 dpi.  Spins are S = sigma/2 in every figure
@@ -10,7 +19,7 @@ Fock levels, :func:`pjcsync.observables.edge_levels`: the top 5, fewer for n_c <
 ``EDGE_TOL`` = 1e-6 is not converged in n_c; every figure draws such points with the same open
 red circle, labelled in its legend.
 
-Data files: ``docs/figures/data/<png stem>.json``, written by :func:`write_data`, one per PNG:
+Data files: ``<output folder>/data/<png stem>.json``, written by :func:`write_data`, one per PNG:
 
     {"figure": "7", "png": "fig7_steady.png", "script": "fig_steady.py",
      "resolution": "small" | "paper", "edge_tol": 1e-6, "parameters": {...},
@@ -30,8 +39,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "figures"
+OUT = ROOT / "docs" / "figures"                   # the paper's resolution (in git, read by the tests)
 DATA = OUT / "data"
+SMALL = ROOT / "results" / "figures" / "small"    # reduced runs (not in git: results/ is ignored)
 
 DPI = 200
 EDGE_TOL = 1e-6
@@ -45,6 +55,25 @@ STYLE = {"font.size": 11, "axes.labelsize": 12, "axes.titlesize": 11, "legend.fo
          "xtick.labelsize": 10, "ytick.labelsize": 10, "mathtext.fontset": "cm", "font.family": "serif",
          "font.serif": ["DejaVu Serif"], "lines.linewidth": 1.6, "axes.grid": True, "grid.alpha": 0.3,
          "savefig.dpi": DPI, "figure.dpi": 100, "legend.framealpha": 0.85}
+
+
+def output_dir(paper: bool, out: str | Path | None = None) -> Path:
+    """The folder a figure script writes its PNGs, caches and data files (in ``data/``) to, and
+    reads its own and other figures' earlier outputs from: ``out`` (``--out``) when given, else
+    ``docs/figures/`` for a run at the paper's resolution and ``results/figures/small/`` for a
+    reduced one, which so never replaces the paper's figures in docs/figures/."""
+    if out is not None:
+        return Path(out)
+    return OUT if paper else SMALL
+
+
+def shown(path: str | Path) -> str:
+    """``path`` for a progress line: relative to the checkout when inside it, else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def require_matplotlib(script: str) -> None:
@@ -118,13 +147,11 @@ def curve(label: str, kind: str, x, values: dict, levels=None, edge=None, parame
             "marked": [False] * n if edge is None else marked(edge), "values": values}
 
 
-def write_data(png: str | Path, figure: str, script: str, paper: bool, parameters: dict, curves: list,
-               folder: str | Path | None = None) -> Path:
-    """Write ``docs/figures/data/<png stem>.json`` (module docstring; ``folder``: another folder
-    than docs/figures/data, e.g. ``<out>/data`` of a script run with ``--out``) and return its path."""
-    folder = Path(folder) if folder is not None else DATA
-    folder.mkdir(parents=True, exist_ok=True)
+def write_data(png: str | Path, figure: str, script: str, paper: bool, parameters: dict, curves: list) -> Path:
+    """Write ``<png's folder>/data/<png stem>.json`` (module docstring) and return its path."""
     png = Path(png)
+    folder = png.parent / "data"
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{png.stem}.json"
     doc = {"figure": figure, "png": png.name, "script": script, "resolution": "paper" if paper else "small",
            "edge_tol": EDGE_TOL, "parameters": parameters, "curves": curves}

@@ -4,7 +4,9 @@
 The data are computed with pjcsync's Python API (the lab frame's long-time limit is the periodic
 steady state of :mod:`pjcsync.floquet`, period-averaged, instead of 2 x 10^4 integrated periods;
 Figs. A1 and A3 are time integrations with :mod:`pjcsync.evolve`), written to
-``docs/figures/data/lab_<name>.json`` and plotted from those files to ``docs/figures/<fig>.png``.
+``<out>/data/lab_<name>.json`` and plotted from those files to ``<out>/fig<fig>_lab.png``, where
+``<out>`` is ``docs/figures/`` with ``--paper``, else ``results/figures/small/``
+(scripts/_plotting.py's ``output_dir``; ``--out``: another folder).
 
 Every figure is a list of independent points (one steady state, periodic steady state or time
 integration each), computed by scripts/_points.py: with ``--ranks R`` (or under ``mpirun -n R``)
@@ -17,15 +19,16 @@ missing ones (resume; ``--fresh`` starts over, e.g. after a change to pjcsync).
     .venv/bin/python scripts/fig_evolve.py --paper --ranks 2   # the paper's resolution (100 levels, ...)
     FIG_MPIRUN=srun .venv/bin/python scripts/fig_evolve.py --paper --ranks 64   # a cluster
     .venv/bin/python scripts/fig_evolve.py --plot-only     # redraw from the data files
+    .venv/bin/python scripts/fig_evolve.py --plot-only --paper   # ... those of docs/figures/
 
 Units of lambda (the paper's captions).  Fig. 1/2: Delta = 2, F = 1, gamma = 0.3, gamma_s = 0;
 Fig. A1: the same at omega_0 = 50 and 100 (the caption's gamma = 0.03 is a misprint for Fig. 2's
 0.3: docs/paper-comparison.md); Fig. A3: Delta = 1, omega - omega_0 = -0.3, F = 1, gamma = 1/3,
 omega_0 = 10; Fig. 8: Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3.
 
-Every PNG has its data file ``docs/figures/data/<png stem>.json`` (scripts/_plotting.py: n_c and
+Every PNG has its data file ``<out>/data/<png stem>.json`` (scripts/_plotting.py: n_c and
 cavity edge population per point; points above 1e-6 are marked); the raw data the plots are drawn
-from stay in ``docs/figures/data/lab_<name>.json``.
+from stay in ``<out>/data/lab_<name>.json``.
 """
 from __future__ import annotations
 
@@ -41,10 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _plotting import (EDGE_TOL, TRUNC_LABEL, curve as data_curve, mark_truncated, pyplot,  # noqa: E402
-                       require_matplotlib, resolution_note, save, write_data)
-OUT = ROOT / "docs" / "figures"
-DATA = OUT / "data"
+from _plotting import (EDGE_TOL, TRUNC_LABEL, curve as data_curve, mark_truncated, output_dir,  # noqa: E402
+                       pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 CACHE = ROOT / "results" / "figures" / "lab"      # one JSON per computed point
 
 
@@ -435,7 +436,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--figs", default="1,2,A1,A3,8")
     ap.add_argument("--paper", action="store_true", help="the paper's resolution (slow)")
-    ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--plot-only", action="store_true", help="redraw from the raw data files of the output folder")
+    ap.add_argument("--out", help="output folder (default: docs/figures with --paper, else results/figures/small)")
     ap.add_argument("--ranks", type=int, default=1, help="MPI ranks, one point per rank at a time "
                     "(re-runs this script under FIG_MPIRUN or scripts/mpirun.sh)")
     ap.add_argument("--fresh", action="store_true", help="delete the cached points of these figures first")
@@ -465,6 +467,8 @@ def main():
         from _points import relaunch
         return relaunch(Path(__file__), a.ranks, sys.argv[1:])
     names = list(dict.fromkeys(FIGS[f][0] for f in figs))
+    out = output_dir(paper, a.out)
+    data_dir = out / "data"
     if not a.plot_only:
         setup_petsc()
         root = is_root()
@@ -477,23 +481,24 @@ def main():
             d = DATA_FUN[name](a)                   # collective; None on ranks > 0
             if root:
                 d["paper_resolution"] = paper
-                DATA.mkdir(parents=True, exist_ok=True)
-                (DATA / f"lab_{name}.json").write_text(json.dumps(d))
-                log(f"{name}: {time.perf_counter() - t0:.0f} s -> {DATA / ('lab_' + name + '.json')}")
+                data_dir.mkdir(parents=True, exist_ok=True)
+                (data_dir / f"lab_{name}.json").write_text(json.dumps(d))
+                log(f"{name}: {time.perf_counter() - t0:.0f} s -> {shown(data_dir / f'lab_{name}.json')}")
         if not root:
             return 0
     plt, _ = pyplot()
     for f in figs:
         name, plot = FIGS[f]
-        path = DATA / f"lab_{name}.json"
+        path = data_dir / f"lab_{name}.json"
         if not path.exists():
-            print(f"fig_evolve.py: error: {path} missing: run without --plot-only first", file=sys.stderr)
+            print(f"fig_evolve.py: error: {shown(path)} missing: run without --plot-only first"
+                  + ("" if paper or a.out else " (the paper's in docs/figures/: --plot-only --paper)"), file=sys.stderr)
             return 2
         d = json.loads(path.read_text())
-        png = OUT / f"fig{f}_lab.png"
+        png = out / f"fig{f}_lab.png"
         save(plot(d, plt), png)
-        write_data(png, f, "fig_evolve.py", d["paper_resolution"], {"raw": path.name}, curves_of(f, d))
-        log(f"wrote {png}")
+        written = write_data(png, f, "fig_evolve.py", d["paper_resolution"], {"raw": path.name}, curves_of(f, d))
+        log(f"wrote {shown(png)}, {shown(written)}")
     return 0
 
 

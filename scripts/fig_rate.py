@@ -2,12 +2,14 @@
 RWA steady state.
 
     .venv/bin/python scripts/fig_rate.py                 # all four, small grids (a few minutes)
+                                                         # into results/figures/small/
     .venv/bin/python scripts/fig_rate.py --fig 3 --fig 12 --points 161 --levels 60
     .venv/bin/python scripts/fig_rate.py --full --ranks 2    # the paper's sizes (long; Fig. 12 to M = 4)
+                                                         # into docs/figures/
     .venv/bin/python scripts/fig_rate.py --full --fig 12 --reduced-curve 2 --reduced-curve 3
                                                          # M = 1, 2 at the paper's n_c, M = 3, 4 reduced
     FIG_MPIRUN=srun .venv/bin/python scripts/fig_rate.py --full --ranks 64   # a cluster (SLURM)
-    .venv/bin/python scripts/fig_rate.py --replot        # redraw from docs/figures/fig*_rate.npz
+    .venv/bin/python scripts/fig_rate.py --replot --full # redraw from docs/figures/fig*_rate.npz
 
 For every parameter point the exact curve is ``pjcsync.steady.steady_state`` (``--exact-method``;
 default ``krylov`` on the reduced grids, ``direct`` for Fig. 4, whose weak damping stalls the
@@ -26,8 +28,9 @@ Points: every (curve, detuning) is one independent point (:func:`run_points`): w
 ``COMM_SELF``; each finished point is written at once to
 ``results/figures/rate/fig<N>_<paper|small>/`` (``--cache``) and a rerun computes only the
 missing ones (resume; ``--fresh`` starts over, e.g. after a change to pjcsync).  Rank 0 writes
-the outputs: the computed curves next to the PNGs (``docs/figures/figN_rate.npz``) and the
-common data file ``<out>/data/figN_rate.json``.
+the outputs to ``docs/figures/`` with ``--full``, else to ``results/figures/small/`` (``--out``:
+another folder; scripts/_plotting.py's ``output_dir``): the PNGs, the computed curves next to
+them (``figN_rate.npz``, read by ``--replot``) and the common data file ``data/figN_rate.json``.
 
 Parameters (units of lambda, from the paper's captions): Fig. 3: M = 1, Delta = 2, F = 1,
 gamma = gamma_s = 0.3, <S_x>; Fig. 4: gamma = gamma_s = 0.005, F = 0.1 and 0.2, <S_x>, (R);
@@ -48,8 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CACHE = ROOT / "results" / "figures" / "rate"     # one JSON per computed point: fig<N>_<paper|small>/
 
-from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, pyplot,  # noqa: E402
-                       require_matplotlib, resolution_note, save, write_data)
+from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, output_dir,  # noqa: E402
+                       pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 from _points import relaunch, run_points  # noqa: E402
 
 USABLE = 1e-4   # a series' best partial sum is drawn as a curve where its relative residual is below this
@@ -293,7 +296,7 @@ def write(fig: int, spec: dict, data: dict, png: Path, paper: bool) -> Path:
                                      x, vals, lev, edge, dict(params, usable_relative_residual=USABLE)))
     return write_data(png, str(fig), "fig_rate.py", paper,
                       {"title": spec["title"], "x_range": spec["xrange"], "x_unit": "lambda",
-                       "series": list(spec["series"])}, curves, folder=png.parent / "data")
+                       "series": list(spec["series"])}, curves)
 
 
 def main(argv=None) -> int:
@@ -313,8 +316,8 @@ def main(argv=None) -> int:
                     "(re-runs this script under FIG_MPIRUN or scripts/mpirun.sh)")
     ap.add_argument("--cache", help=f"folder of the computed points (default: {CACHE.relative_to(ROOT)})")
     ap.add_argument("--fresh", action="store_true", help="delete the cached points of these figures first")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
-    ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz files")
+    ap.add_argument("--out", help="output folder (default: docs/figures with --full, else results/figures/small)")
+    ap.add_argument("--replot", action="store_true", help="redraw from the .npz files of the output folder")
     args = ap.parse_args(argv)
     for name in ("points", "levels", "cap", "ranks"):
         v = getattr(args, name)
@@ -336,7 +339,7 @@ def main(argv=None) -> int:
     petsc4py.init([sys.argv[0]])
     from mpi4py import MPI
     rank0 = MPI.COMM_WORLD.Get_rank() == 0
-    out = Path(args.out)
+    out = output_dir(args.full, args.out)
     cache_root = Path(args.cache) if args.cache else CACHE
     if rank0:
         out.mkdir(parents=True, exist_ok=True)
@@ -347,7 +350,9 @@ def main(argv=None) -> int:
             if not rank0:
                 continue
             if not npz.is_file():
-                print(f"fig_rate: {npz} not found: run without --replot first", file=sys.stderr)
+                print(f"fig_rate: {shown(npz)} not found: run without --replot first"
+                      + ("" if args.full or args.out else " (the paper's in docs/figures/: --replot --full)"),
+                      file=sys.stderr)
                 return 2
             data = dict(np.load(npz, allow_pickle=False))
             if "edge_0" not in data:
@@ -377,8 +382,8 @@ def main(argv=None) -> int:
         png = out / f"fig{fig}_rate.png"
         paper = bool(data.get("paper", False))
         plot(fig, spec, data, png, paper)
-        write(fig, spec, data, png, paper)
-        print(f"wrote {png}", flush=True)
+        path = write(fig, spec, data, png, paper)
+        print(f"wrote {shown(png)}, {shown(path)}", flush=True)
     return 0
 
 

@@ -2,20 +2,27 @@
 exact RWA steady state where that is cheap.
 
     .venv/bin/python scripts/fig_semiclassical.py                  # all, small grids (minutes)
+    .venv/bin/python scripts/fig_semiclassical.py --paper          # the paper's density, into docs/figures/
     .venv/bin/python scripts/fig_semiclassical.py --fig 5 --fig A5 --points 121
     .venv/bin/python scripts/fig_semiclassical.py --fig M100       # M = 100 detuned qubits
     .venv/bin/python scripts/fig_semiclassical.py --replot         # redraw from the .npz files
+                                                                   # (--replot --paper: docs/figures/'s)
 
 Semiclassical curves: :func:`pjcsync.semiclassical.sweep` (the exact functional of eq. 31 for the
 ansatz 41, warm-started along the sweep forward and then backward, each point keeping the lowest
 minimum either direction reached; ``--starts`` fresh starts per point).  Where two distinct
 minima compete (Appendix A.3's bistability) the higher one is drawn as faint dots.  Exact RWA
-curves: for Figs. 11 and A4, every M from fig_steady.py's data files (run it first, as `make
-figures` does); otherwise ``pjcsync.steady.steady_state`` (direct, this process) from the curve's
-n_c, raised per point by the library's adaptive truncation until the edge population is at most
-1e-6, up to its cap (points still above are marked).  Spins are S = sigma/2 in every panel;
-alpha = <a>.  PNGs and .npz data go to ``docs/figures/figN_semiclassical.*``, the common data
-file to ``docs/figures/data/``.
+curves: from fig_steady.py's data file where it has them (Figs. 11 and A4: every M; run it first,
+as `make figures` does), read from this run's output folder (its ``data/``) or, where that has no
+such file, from docs/figures/data/ (the paper's); the data file's ``parameters.rwa_from`` names
+the file read and its resolution.  Otherwise ``pjcsync.steady.steady_state`` (direct, this
+process) from the curve's n_c, raised per point by the library's adaptive truncation until the
+edge population is at most 1e-6, up to its cap (points still above are marked).  Spins are
+S = sigma/2 in every panel; alpha = <a>.
+
+Outputs (scripts/_plotting.py's ``output_dir``): ``figN_semiclassical.png`` and ``.npz`` (read
+by ``--replot``) and the common data file ``data/figN_semiclassical.json`` in ``docs/figures/``
+with ``--paper``, else in ``results/figures/small/``; ``--out``: another folder.
 
 Parameters (units of lambda, from the paper's captions): Fig. 5: Delta = (2, -1), gamma = gamma_s = 2,
 F = 1 and 5, per-qubit <S_x,y,z> and the cavity alpha; Fig. 6: M = 1, Delta = 2, F = 1, (gamma, gamma_s) = (0.3, 0),
@@ -39,9 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _plotting import (DATA, EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated,  # noqa: E402
-                       pyplot, require_matplotlib, resolution_note, save, write_data)
-
-OUT = ROOT / "docs" / "figures"
+                       output_dir, pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 
 F11 = [1.0, 1.5, 2.0, 2.5]
 FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2 lambda
@@ -130,14 +135,26 @@ def exact_point(model, w: float, cap: int) -> dict:
     return obs
 
 
-def rwa_from_steady(stem: str, spec: dict) -> list | None:
-    """The RWA curves of fig_steady.py's data file ``stem`` with the same parameters as the
-    curves of ``spec``: one ``(x, points)`` per curve, None for a curve the file does not have
-    (or has without the Bloch vectors); None when the file is missing."""
+def steady_file(stem: str, out_dir: Path) -> Path | None:
+    """fig_steady.py's data file ``stem`` for a run writing to ``out_dir``: in ``out_dir/data/``
+    (the same resolution: ``make figures`` draws fig_steady.py's first), else in
+    docs/figures/data/ (the paper's: a reduced run, or one with ``--out``, without its own);
+    None when neither has it."""
+    for folder in dict.fromkeys((Path(out_dir) / "data", DATA)):
+        if (folder / f"{stem}.json").is_file():
+            return folder / f"{stem}.json"
+    return None
+
+
+def rwa_from_steady(stem: str, spec: dict, out_dir: Path) -> tuple[list | None, dict | None]:
+    """The RWA curves of fig_steady.py's data file ``stem`` (:func:`steady_file`) with the same
+    parameters as the curves of ``spec``: one ``(x, points)`` per curve, None for a curve the file
+    does not have (or has without the Bloch vectors), and ``{"file": ..., "resolution": ...}``;
+    (None, None) when there is no file."""
     import json
-    path = DATA / f"{stem}.json"
-    if not path.is_file():
-        return None
+    path = steady_file(stem, out_dir)
+    if path is None:
+        return None, None
     doc = json.loads(path.read_text())
     out = []
     for c in spec["curves"]:
@@ -155,19 +172,21 @@ def rwa_from_steady(stem: str, spec: dict) -> list | None:
             p.update(bloch=np.array(v["sigma"][i]), edge=d["edge"][i], levels=d["levels"][i])
             pts.append(p)
         out.append((np.array(d["x"]), pts))
-    return out
+    return out, {"file": shown(path), "resolution": doc["resolution"]}
 
 
-def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int) -> dict:
+def compute(name: str, spec: dict, points: int, starts: int, rwa_max_qubits: int, out_dir: Path) -> dict:
     from pjcsync import semiclassical as sc
     x = np.linspace(*spec["xrange"], points)
     data = {"x": x, "labels": [], "sc": [], "sc_other": [], "rwa": [], "rwa_x": []}
     cfg = {"starts": starts, "functional": spec.get("functional", "absolute")}
-    steady = rwa_from_steady(spec["rwa_from"], spec) if "rwa_from" in spec else None
+    steady, source = rwa_from_steady(spec["rwa_from"], spec, out_dir) if "rwa_from" in spec else (None, None)
+    have = sum(s is not None for s in steady or [])
+    data["rwa_from"] = source if have else None
     if "rwa_from" in spec:
-        have = sum(s is not None for s in steady or [])
-        print(f"  {name}: {have} of {len(spec['curves'])} RWA curves from docs/figures/data/{spec['rwa_from']}.json "
-              f"(fig_steady.py); the others computed here up to M = {rwa_max_qubits}", flush=True)
+        where = f"{source['file']} ({source['resolution']})" if source else f"{spec['rwa_from']}.json (not found)"
+        print(f"  {name}: {have} of {len(spec['curves'])} RWA curves from {where}; the others computed here "
+              f"up to M = {rwa_max_qubits}", flush=True)
     for ci, c in enumerate(spec["curves"]):
         model = model_of(c)
         t0 = time.perf_counter()
@@ -299,7 +318,8 @@ def write(name: str, spec: dict, data: dict, png: Path, paper: bool) -> Path:
             curves.append(data_curve(f"{c['label']} RWA".strip(), "rwa", data["rwa_x"][ci], vals,
                                      [p["levels"] for p in r], _series(r, "edge"), params))
     return write_data(png, name, "fig_semiclassical.py", paper,
-                      {"title": spec["title"], "x_range": spec["xrange"], "x_unit": "lambda"}, curves)
+                      {"title": spec["title"], "x_range": spec["xrange"], "x_unit": "lambda",
+                       "rwa_from": data.get("rwa_from")}, curves)
 
 
 def main(argv=None) -> int:
@@ -312,12 +332,12 @@ def main(argv=None) -> int:
     ap.add_argument("--rwa-max-qubits", type=int, help="exact RWA curves computed here up to this many qubits "
                     "(default 2); Figs. 11 and A4 take theirs, for every M, from fig_steady.py's data files")
     ap.add_argument("--replot", action="store_true", help="redraw from the saved .npz data")
-    ap.add_argument("--out", default=str(OUT), help="output directory")
+    ap.add_argument("--out", help="output folder (default: docs/figures with --paper, else results/figures/small)")
     args = ap.parse_args(argv)
     require_matplotlib("fig_semiclassical.py")
     import petsc4py
     petsc4py.init([sys.argv[0]])
-    out = Path(args.out)
+    out = output_dir(args.paper, args.out)
     out.mkdir(parents=True, exist_ok=True)
     figs = args.fig or ["5", "6", "10", "11", "A4", "A5"]
     cache = {}
@@ -329,27 +349,31 @@ def main(argv=None) -> int:
             data = cache[src]
         elif args.replot:
             if not npz.is_file():
-                print(f"fig_semiclassical.py: error: {npz} not found: run without --replot first", file=sys.stderr)
+                print(f"fig_semiclassical.py: error: {shown(npz)} not found: run without --replot first"
+                      + ("" if args.paper or args.out else " (the paper's in docs/figures/: --replot --paper)"),
+                      file=sys.stderr)
                 return 2
             data = np.load(npz, allow_pickle=True)["data"].item()
             # the RWA curves of fig_steady.py's data file, where it has them now (drawn after this script)
-            for ci, r in enumerate(rwa_from_steady(spec["rwa_from"], spec) or [] if "rwa_from" in spec else []):
+            steady, source = rwa_from_steady(spec["rwa_from"], spec, out) if "rwa_from" in spec else (None, None)
+            for ci, r in enumerate(steady or []):
                 if r is not None:
                     data["rwa_x"][ci], data["rwa"][ci] = r
+                    data["rwa_from"] = source
         else:
             t0 = time.perf_counter()
             limit = args.rwa_max_qubits if args.rwa_max_qubits is not None else spec.get("rwa_max_qubits", 2)
             points = args.points or (spec.get("paper_points", 4 * spec["points"] - 3) if args.paper
                                      else spec["points"])
-            data = compute(src, spec, points, args.starts, limit)
+            data = compute(src, spec, points, args.starts, limit, out)
             data["paper"] = bool(args.paper)
             np.savez(npz, data=np.array(data, dtype=object))
             print(f"fig {src}: {time.perf_counter() - t0:.1f} s", flush=True)
         cache[src] = data
         png = out / f"fig{name}_semiclassical.png"
         plot(name, spec, data, png)
-        write(name, spec, data, png, bool(data.get("paper", False)))
-        print(f"wrote {png}", flush=True)
+        path = write(name, spec, data, png, bool(data.get("paper", False)))
+        print(f"wrote {shown(png)}, {shown(path)}", flush=True)
     return 0
 
 

@@ -1,8 +1,10 @@
 """The paper's steady-state (RWA) figures redrawn from ``pjcsync sweep`` result files.
 
-    .venv/bin/python scripts/fig_steady.py                  # all, reduced grids (minutes here)
+    .venv/bin/python scripts/fig_steady.py                  # all, reduced grids (minutes here),
+                                                            # into results/figures/small/
     .venv/bin/python scripts/fig_steady.py --fig 7 --fig 8  # some of them
-    .venv/bin/python scripts/fig_steady.py --paper          # the paper's grids and cavity sizes
+    .venv/bin/python scripts/fig_steady.py --paper          # the paper's grids and cavity sizes,
+                                                            # into docs/figures/
     .venv/bin/python scripts/fig_steady.py --paper --fig 11 --reduced-curve 2 --reduced-curve 3
                                                             # M = 1, 2 at the paper's, M = 3, 4 reduced
     .venv/bin/python scripts/fig_steady.py --paper --fig 7 --levels-max 100
@@ -27,13 +29,14 @@ population (top levels, :func:`pjcsync.observables.edge_levels`) is at most 1e-6
 cap (``cap``, ``paper_cap``) is reached.  A point still above 1e-6 at the cap is marked in the
 plot and its legend (scripts/_plotting.py); the data file records every point's n_c.
 
-Outputs: ``docs/figures/figN_steady.png`` and ``docs/figures/data/figN_steady.json`` (parameters,
-grid, n_c and edge population per point, the plotted values); a line per figure reports the
-wall time of its sweeps and the features the paper describes (``--check``: exit 1 if one is
-missing): the dip of <S^2> at resonance for antisymmetric detunings and not for (2, 3)
-(Fig. 7, converged points), the multiphoton oscillations of <S_x> between 0 and Delta (Fig. 3),
-<S^2> at resonance (Fig. 8), the two synchronization peaks growing with the number of qubits
-(Fig. 11, converged points).
+Outputs: ``figN_steady.png`` and ``data/figN_steady.json`` (parameters, grid, n_c and edge
+population per point, the plotted values) in ``docs/figures/`` with ``--paper``, else in
+``results/figures/small/`` (scripts/_plotting.py's ``output_dir``; ``--out``: another folder);
+a line per figure names them and reports the wall time of its sweeps and the features the
+paper describes (``--check``: exit 1 if one is missing): the dip of <S^2> at resonance for
+antisymmetric detunings and not for (2, 3) (Fig. 7, converged points), the multiphoton
+oscillations of <S_x> between 0 and Delta (Fig. 3), <S^2> at resonance (Fig. 8), the two
+synchronization peaks growing with the number of qubits (Fig. 11, converged points).
 The same features are checked on the data files by tests/test_figures.py.
 
 Methods: MUMPS (direct) for a curve whose cap keeps N = 2^M n_c <= 480 (M = 1) or 240 (M = 2);
@@ -62,8 +65,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _plotting import (EDGE_TOL, OBS_LABEL, OUT, XLABEL, curve as data_curve, mark_truncated,  # noqa: E402
-                       pyplot, require_matplotlib, resolution_note, save, write_data)
+from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, output_dir,  # noqa: E402
+                       pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 
 WORK = ROOT / "results" / "figures"
 DIRECT_MAX_N = {1: 480, 2: 240}              # per M, above: krylov (MUMPS fill-in and memory grow fast)
@@ -376,7 +379,7 @@ def features(name: str, curves: list) -> list[tuple[str, bool]]:
     return out
 
 
-def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0, reduced=()) -> Path:
+def plot(name: str, spec: dict, curves: list, paper: bool, out: Path, missing: int = 0, reduced=()) -> Path:
     plt, colors = pyplot()
     obs = spec["obs"]
     panels = [["S1x", "S2x"], ["alpha_x", "alpha_y"]] if name == "5" else [[o] for o in obs]
@@ -407,8 +410,8 @@ def plot(name: str, spec: dict, curves: list, paper: bool, missing: int = 0, red
         note = resolution_note(paper, f"{spec['paper_points' if paper else 'points']} points, $n_c$ = {lo}"
                                + (f"-{hi} per point" if hi > lo else "") + left_out)
     fig.suptitle(spec["title"] + "\n" + note, fontsize=11)
-    png = OUT / f"fig{name}_steady.png"
-    OUT.mkdir(parents=True, exist_ok=True)
+    png = out / f"fig{name}_steady.png"
+    out.mkdir(parents=True, exist_ok=True)
     save(fig, png)
     return png
 
@@ -455,6 +458,7 @@ def main() -> int:
                     "Krylov method fails instead of solving them again (MUMPS, then flexible GMRES); "
                     "the results of earlier retries of the same points are still used")
     ap.add_argument("--check", action="store_true", help="exit 1 if a feature of the paper is missing")
+    ap.add_argument("--out", help="output folder (default: docs/figures with --paper, else results/figures/small)")
     ap.add_argument("--reduced-curve", type=int, action="append", default=[], metavar="I",
                     help="with --paper and one --fig: curve I (0, 1, ..) on the reduced grid and n_c, the "
                     "others at the paper's (repeatable; e.g. Fig. 11's M = 3, 4: --reduced-curve 2 "
@@ -494,6 +498,7 @@ def main() -> int:
             path.write_text(json.dumps(rows, indent=1))
         return 0
     require_matplotlib("fig_steady.py")
+    out = output_dir(args.paper, args.out)   # --paper --reduced-curve too: its data file names the reduced curves
     missing = []
     report = {}
     for name in args.fig or list(FIGS):
@@ -506,12 +511,12 @@ def main() -> int:
             curves.append(best)
             failed.append(left_out)
             seconds += s
-        png = plot(name, spec, curves, args.paper, sum(map(len, failed)), reduced)
+        png = plot(name, spec, curves, args.paper, out, sum(map(len, failed)), reduced)
         data = write(name, spec, curves, args.paper, png, failed, reduced)
         feats = features(name, curves)
-        report[name] = {"png": str(png.relative_to(ROOT)), "sweep_seconds": round(seconds, 1),
+        report[name] = {"png": shown(png), "sweep_seconds": round(seconds, 1),
                         "features": [{"text": t, "present": bool(ok)} for t, ok in feats]}
-        print(f"  -> {png.relative_to(ROOT)}, {data.relative_to(ROOT)}; sweeps {seconds:.1f} s", flush=True)
+        print(f"  -> {shown(png)}, {shown(data)}; sweeps {seconds:.1f} s", flush=True)
         for text, ok in feats:
             print(f"  feature {'OK     ' if ok else 'MISSING'} {text}", flush=True)
             if not ok:

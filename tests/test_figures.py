@@ -553,3 +553,133 @@ def test_run_sweep_keeps_the_sweeps_messages_in_a_log(monkeypatch, tmp_path):
     log = (tmp_path / "t.log").read_text()
     assert out.exists() and log.count(": exit 0") == 2
     assert "3 points computed (0 already done)" in log and "0 points computed (3 already done)" in log
+
+
+# --- where the scripts write: docs/figures/ at the paper's resolution only ----------------------
+
+def _plotting():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import _plotting
+    return _plotting
+
+
+def test_output_dir_keeps_reduced_runs_out_of_docs_figures(tmp_path):
+    """scripts/_plotting.py's output_dir, the one choice of the four scripts: the paper's resolution
+    to docs/figures/ (in git, read by the tests above), a reduced run to
+    results/figures/small/, an explicit --out to itself at either resolution."""
+    out = _plotting().output_dir
+    docs = ROOT / "docs" / "figures"
+    assert out(True, None) == docs
+    small = out(False, None)
+    assert small == ROOT / "results" / "figures" / "small"
+    assert docs not in (small, *small.parents) and small not in (docs, *docs.parents)
+    assert out(False, str(tmp_path)) == tmp_path and out(True, tmp_path / "x") == tmp_path / "x"
+
+
+def test_every_figure_script_takes_its_folder_from_output_dir():
+    """No script builds its own path to docs/ (the old default of every script): each calls
+    output_dir and has an --out option."""
+    import ast
+    for script in SCRIPTS:
+        src = (ROOT / "scripts" / script).read_text()
+        consts = [n.value for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        assert not [c for c in consts if c == "docs" or c.startswith("docs/")], script
+        assert "output_dir(" in src and '"--out"' in src, script
+
+
+# run a script as __main__ with _plotting's folders moved into a temporary one (argv: scripts
+# folder, tmp folder, script, its arguments): docs/figures/ -> TMP/paper, results/figures/small/
+# -> TMP/small, so that a default (no --out) run writes nowhere in the checkout
+_REDIRECT = ("import runpy, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import _plotting as p; "
+             "t = Path(sys.argv[2]); p.OUT = t / 'paper'; p.DATA = p.OUT / 'data'; p.SMALL = t / 'small'; "
+             "sys.argv = sys.argv[3:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its size and mtime (None: no folder)."""
+    if not folder.exists():
+        return None
+    return {str(f.relative_to(folder)): (f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*")}
+
+
+def _run_redirected(tmp_path, script, *args):
+    p = subprocess.run([sys.executable, "-c", _REDIRECT, str(ROOT / "scripts"), str(tmp_path),
+                        str(ROOT / "scripts" / script), *args], capture_output=True, text=True, env=_env(),
+                       timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout
+
+
+def test_a_reduced_run_writes_to_the_small_folder_and_leaves_docs_figures_untouched(tmp_path):
+    """fig_rate.py on a tiny grid without --full and without --out: PNG, .npz and data file go to
+    the (redirected) small folder, nothing to the paper's folder, the checkout's docs/figures/ and
+    results/figures/small/ keep every file as it was; --replot redraws from the small folder."""
+    real = {d: _tree(d) for d in (ROOT / "docs" / "figures", ROOT / "results" / "figures" / "small")}
+    tiny = ["--fig", "10", "--points", "3", "--levels", "6", "--cap", "6", "--cache", str(tmp_path / "cache")]
+    out = _run_redirected(tmp_path, "fig_rate.py", *tiny)
+    small = tmp_path / "small"
+    assert f"wrote {small / 'fig10_rate.png'}, {small / 'data' / 'fig10_rate.json'}" in out, out
+    assert (small / "fig10_rate.npz").is_file()
+    assert json.loads((small / "data" / "fig10_rate.json").read_text())["resolution"] == "small"
+    assert not (tmp_path / "paper").exists()
+    (small / "fig10_rate.png").unlink()
+    out = _run_redirected(tmp_path, "fig_rate.py", "--fig", "10", "--replot")
+    assert f"wrote {small / 'fig10_rate.png'}" in out and (small / "fig10_rate.png").is_file(), out
+    assert not (tmp_path / "paper").exists()
+    assert {d: _tree(d) for d in real} == real
+
+
+def test_a_reduced_semiclassical_run_takes_the_rwa_of_its_own_resolution(tmp_path):
+    """fig_semiclassical.py reduced (Fig. 10, 3 points): the RWA curve comes from fig_steady.py's
+    data file in the small folder, as in `make figures`, and its data file names that file."""
+    steady = json.loads((ROOT / "docs" / "figures" / "data" / "fig8_steady.json").read_text())
+    c = steady["curves"][0]
+    keep = list(range(0, len(c["x"]), 40))            # a coarser grid: this file's own curve
+    for key in ("x", "levels", "edge", "marked"):
+        c[key] = [c[key][i] for i in keep]
+    c["values"] = {k: [v[i] for i in keep] for k, v in c["values"].items()}
+    steady["resolution"] = "small"
+    (tmp_path / "small" / "data").mkdir(parents=True)
+    src = tmp_path / "small" / "data" / "fig8_steady.json"
+    src.write_text(json.dumps(steady))
+    real = _tree(ROOT / "docs" / "figures")
+    out = _run_redirected(tmp_path, "fig_semiclassical.py", "--fig", "10", "--points", "3", "--starts", "1")
+    assert f"1 of 1 RWA curves from {src} (small)" in out, out
+    doc = json.loads((tmp_path / "small" / "data" / "fig10_semiclassical.json").read_text())
+    assert doc["resolution"] == "small"
+    assert doc["parameters"]["rwa_from"] == {"file": str(src), "resolution": "small"}
+    assert len(_curve(doc, "RWA")["x"]) == len(keep)
+    assert not (tmp_path / "paper").exists() and _tree(ROOT / "docs" / "figures") == real
+
+
+def test_semiclassical_rwa_falls_back_to_the_papers_data_files(tmp_path):
+    """Without fig_steady.py's data file in the run's folder, fig_semiclassical.py reads the one in
+    docs/figures/data/ and says so; with it, that one; with neither, none."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fig_semiclassical as fsc
+    spec = fsc.FIGS["10"]
+    docs = json.loads((ROOT / "docs" / "figures" / "data" / "fig8_steady.json").read_text())
+    curves, source = fsc.rwa_from_steady("fig8_steady", spec, tmp_path)
+    assert source == {"file": "docs/figures/data/fig8_steady.json", "resolution": docs["resolution"]}
+    assert curves[0] is not None and len(curves[0][0]) == len(docs["curves"][0]["x"])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "fig8_steady.json").write_text(json.dumps({"resolution": "small", "curves": []}))
+    curves, source = fsc.rwa_from_steady("fig8_steady", spec, tmp_path)
+    assert source == {"file": str(tmp_path / "data" / "fig8_steady.json"), "resolution": "small"}
+    assert curves == [None]
+    assert fsc.rwa_from_steady("fig99_steady", spec, tmp_path) == (None, None)
+
+
+def test_fig_evolve_plot_only_redraws_from_the_folder_of_its_resolution(tmp_path):
+    """fig_evolve.py --plot-only without --paper reads its raw data from the small folder's data/
+    and draws there; the paper's folder is neither read nor written."""
+    raw = json.loads((ROOT / "docs" / "figures" / "data" / "lab_fig8.json").read_text())
+    raw["paper_resolution"] = False
+    (tmp_path / "small" / "data").mkdir(parents=True)
+    (tmp_path / "small" / "data" / "lab_fig8.json").write_text(json.dumps(raw))
+    real = _tree(ROOT / "docs" / "figures")
+    out = _run_redirected(tmp_path, "fig_evolve.py", "--figs", "8", "--plot-only")
+    small = tmp_path / "small"
+    assert f"wrote {small / 'fig8_lab.png'}, {small / 'data' / 'fig8_lab.json'}" in out, out
+    assert json.loads((small / "data" / "fig8_lab.json").read_text())["resolution"] == "small"
+    assert not (tmp_path / "paper").exists() and _tree(ROOT / "docs" / "figures") == real
