@@ -45,7 +45,8 @@ single-precision factors from N = 256, the coarse start, and MUMPS for a point w
 is slow when MUMPS fits: the direct switch; docs/performance.md).  Points where
 that fails (BiCGStab diverges near resonance at strong damping, gamma = 2: Figs. 5, A4) are
 solved again in a second sweep by MUMPS, all ranks on one point at a time, and those MUMPS cannot
-fit in a third by flexible GMRES (``--no-retry``: left out); points left out
+fit in a third by flexible GMRES with up to ``RETRY_MAX_ITERATIONS`` iterations (``--no-retry``:
+left out); points left out
 are listed per curve in the data file (``not_solved``) and counted on the PNG.
 """
 from __future__ import annotations
@@ -136,6 +137,11 @@ def method_for(curve: dict, cap: int) -> str:
     return "direct" if m in DIRECT_MAX_N and cap * 2 ** m <= DIRECT_MAX_N[m] else "auto"
 
 
+# the FGMRES retry's iteration limit: FGMRES stopped at the default 1000 while still converging at
+# Fig. A4's M = 3, x = -0.2 (8.3e-10, rtol 1e-10) and M = 4 (2.6e-7) in session 11
+RETRY_MAX_ITERATIONS = 3000
+
+
 def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | None = None,
                 method: str | None = None) -> str:
     """The sweep's TOML: ``[cavity] levels = "auto"`` from ``levels`` up to ``cap`` with the
@@ -146,8 +152,8 @@ def config_text(curve: dict, levels: int, cap: int, detunings, ksp_type: str | N
     point starts at ``levels`` and is reproduced by ``pjcsync steady`` on its own."""
     lines = _model_lines(curve, ['levels = "auto"', f"levels_start = {levels}", f"levels_max = {cap}",
                                  f"levels_tolerance = {EDGE_TOL!r}"], [], method or method_for(curve, cap))
-    if ksp_type:
-        lines.append(f'ksp_type = "{ksp_type}"')
+    if ksp_type:        # the FGMRES retry, the last resort: more iterations than the default 1000
+        lines += [f'ksp_type = "{ksp_type}"', f"max_iterations = {RETRY_MAX_ITERATIONS}"]
     lines += ["[sweep]", "warm_start = false", "[sweep.drive]"]
     if isinstance(detunings, tuple):
         lines.append(f"detuning = {{start = {detunings[0]!r}, stop = {detunings[1]!r}, num = {detunings[2]}}}")

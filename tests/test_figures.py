@@ -531,6 +531,7 @@ def test_failed_points_are_retried_by_mumps_on_all_ranks_then_by_flexible_gmres(
     assert (n0, g0) == (3, False) and 'method = "auto"' in t0
     assert tag1.endswith("_direct") and g1 and n1 == 3 and 'method = "direct"' in t1
     assert tag2.endswith("_fgmres") and not g2 and 'ksp_type = "fgmres"' in t2
+    assert f"max_iterations = {mod.RETRY_MAX_ITERATIONS}" in t2 and "max_iterations" not in t0 + t1
     calls.clear()
     # without retries only an earlier retry of the same points is read: here the MUMPS one
     (tmp_path / f"{tag1}.toml").write_text(t1)
