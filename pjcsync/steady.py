@@ -400,7 +400,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     the same denominator, so it compares directly with rtol.  ``progress``: seconds between
     progress lines (:mod:`pjcsync.progress`); ``checkpoint(rows, status)``: called
     (collectively) every ``checkpoint_every`` seconds with the current iterate.  A solve that
-    stops unconverged raises :class:`UnconvergedError` carrying its last iterate.
+    stops unconverged raises :class:`UnconvergedError` carrying its last iterate and, in its
+    ``info["last_iterate_residual"]``, that iterate's true relative residual ``||b - A x||_2``
+    over the same denominator (a recurrence's own residual can drift from it).
 
     ``budget``: at that iteration the solve stops (KSP reason -3, ``info["budget"]``) unless the
     rate of its last quarter projects at most ``budget`` more iterations
@@ -481,6 +483,12 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
         info["budget"] = monitor.budget_note
     if monitor.stagnation_note and reason < 0:
         info["stagnation"] = monitor.stagnation_note
+    if reason < 0:      # the true residual of the iterate kept (a recurrence's may have drifted)
+        r = b.duplicate()
+        A.mult(x, r)
+        r.aypx(-1.0, b)
+        info["last_iterate_residual"] = float(r.norm() / abs(denom))
+        r.destroy()
     ksp.destroy()
     A.destroy()
     e.destroy()
@@ -796,8 +804,9 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     the Krylov solve's budget (:func:`solve_krylov`), and a solve stopped by it is solved again by
     MUMPS (:func:`solve_direct`); the Krylov attempt is recorded as ``info["direct_switch"]``.
     If the KSP was the automatic choice and it diverges or breaks down, it is solved once more
-    from the same initial guess with ``settings["fallback"]`` (recorded as
-    ``info["ksp_fallback"]``); with the switch on, that solve gets what is left of the budget
+    with ``settings["fallback"]`` (recorded as ``info["ksp_fallback"]``), from the last iterate
+    when that iterate's true residual (``info["last_iterate_residual"]`` of the failed solve) is
+    below the initial guess's, else from the same initial guess; with the switch on, that solve gets what is left of the budget
     and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
     factorization: Fig. A4, M = 4, x = -10, N = 320, BiCGStab broke down after 8 iterations and
     MUMPS took 282 s and 11 GB; docs/performance.md, session 10).  An automatic KSP that
@@ -822,8 +831,11 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
         if not gave_up:
             raise
         start = "the same initial guess"
-        if stalled and exc.rho is not None:
-            x0, start = exc.rho.getArray(readonly=True).reshape(x0.shape).copy(), "its last iterate"
+        first_residual = (exc.info.get("residual_history") or [float("inf")])[0]
+        last_residual = exc.info.get("last_iterate_residual", float("inf"))
+        if exc.rho is not None and (stalled or last_residual < first_residual):
+            x0 = exc.rho.getArray(readonly=True).reshape(x0.shape).copy()
+            start = f"its last iterate (relative residual {last_residual:.1e}, initially {first_residual:.1e})"
         why = exc.info["stagnation"] if stalled else f"KSP reason {exc.info['ksp_reason']}"
         first = (f"{exc.info['ksp_type']} gave up after {exc.info['iterations']} iterations "
                  f"({why}); {settings['fallback']} from {start}"

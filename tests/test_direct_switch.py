@@ -133,6 +133,53 @@ def test_no_switch_when_mumps_would_not_fit(monkeypatch):
     assert "direct_switch" not in st.solver
 
 
+@pytest.mark.parametrize("last_is_better", [True, False])
+def test_a_broken_down_krylov_solve_hands_its_last_iterate_on_when_it_is_better(monkeypatch, last_is_better):
+    """After a breakdown the fallback starts from the last iterate when its true residual is below
+    the initial guess's, else from the initial guess.  The breakdown is staged (in process, one
+    rank, Fig. 7's resonance, N = 80): the automatic KSP's solve is replaced by 15 FGMRES
+    iterations whose stop is relabelled KSP reason -5; the fallback is the real one.  Its first
+    residual is the one the staged solve measured for the iterate it kept; the state is QuTiP's."""
+    import pjcsync.steady as steady
+    from pjcsync.config import validate
+    from pjcsync.model import Model
+    cfg = validate({
+        "cavity": {"levels": 20, "decay": 0.2}, "qubits": {"detuning": [2.0, 3.0], "decay": 0.2},
+        "drive": {"amplitude": 1.5}, "solver": {"rtol": 1e-11, "direct_switch": "never", "progress": 0}})
+    real, staged = steady.solve_krylov, {}
+
+    def solve(model, layout, L, sylv, x0, rtol, max_it, ksp_type=None, **kw):
+        if staged:                                         # the fallback
+            staged["fallback_start"] = x0.copy()
+            return real(model, layout, L, sylv, x0, rtol, max_it, ksp_type=ksp_type, **kw)
+        staged["x0"] = x0.copy()
+        try:
+            real(model, layout, L, sylv, x0, rtol, 15, ksp_type="fgmres", progress=0)
+        except steady.UnconvergedError as exc:
+            exc.info["ksp_reason"] = -5
+            if not last_is_better:
+                exc.info["last_iterate_residual"] = 10 * exc.info["residual_history"][0]
+            staged["last"] = exc.rho.getArray(readonly=True).copy()
+            staged["info"] = exc.info
+            raise
+        raise AssertionError("15 FGMRES iterations were expected not to converge")
+
+    monkeypatch.setattr(steady, "solve_krylov", solve)
+    st = steady.steady_state(Model.from_config(cfg), cfg["solver"])
+    s = st.solver
+    assert "gave up after 15 iterations (KSP reason -5)" in s["ksp_fallback"]
+    start = staged["fallback_start"].ravel()
+    if last_is_better:
+        assert np.array_equal(start, staged["last"]) and "from its last iterate" in s["ksp_fallback"]
+        assert s["residual_history"][0] == pytest.approx(staged["info"]["last_iterate_residual"], rel=1e-8)
+        assert s["residual_history"][0] < staged["info"]["residual_history"][0] / 10
+    else:
+        assert np.array_equal(start, staged["x0"].ravel()) and "the same initial guess" in s["ksp_fallback"]
+    from pjcsync.observables import basic_observables
+    assert_matches(basic_observables(st.model, st.rows(), st.layout),
+                   qutip_reference(20, (2.0, 3.0), (0.2, 0.2), 1.5, 0.0, 0.2))
+
+
 def test_switch_budget():
     """The budget: configured, off, or the predicted ratio of a factorization to an iteration,
     growing with M and N; none for a method asked for, or for a Lindbladian without qubits."""
