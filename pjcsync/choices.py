@@ -72,10 +72,15 @@ def resolve_method(model, solver_cfg: dict) -> str:
 
 AUTO_SINGLE_MIN_N = 256        # auto: single-precision L0^-1 from this N on (below, applications are cheap)
 AUTO_KSP = "fbcgs"             # auto: flexible BiCGStab (docs/performance.md, "KSP study")
-FALLBACK_KSP = "fgmres"        # auto: the KSP tried again when the automatic BiCGStab diverges or breaks
-                               # down (measured: fbcgs diverges within 10 iterations at strong damping,
-                               # gamma = gamma_s = 2 in Fig. A4 (M = 3) and Fig. 5 (F = 5), where FGMRES
-                               # converges)
+FALLBACK_KSP = "fgmres"        # auto: the KSP tried again when the automatic BiCGStab diverges, breaks
+                               # down or stagnates (docs/performance.md, sessions 10 and 11)
+AUTO_DIVTOL = 1e8              # auto: BiCGStab's divergence tolerance (relative to ||b||, as PETSc's test;
+                               # PETSc's default is 1e4).  At strong damping (gamma = gamma_s = 2) its
+                               # residual spikes to about 1.3e4 ||b|| within 10 iterations and then
+                               # converges: Fig. A4, M = 3, n_c = 20 in 35 iterations; Fig. 5, F = 5,
+                               # n_c = 60, |x| <= 1 in 214-269, where the default test handed them to
+                               # FGMRES, which stopped at its 1000 iterations at 4 of 5 points
+                               # (docs/performance.md, session 12)
 AUTO_KSP_SMALL = "fbcgs"       # auto below AUTO_SINGLE_MIN_N too (with a double-precision L0^-1):
                                # GMRES is up to 1.3x faster off resonance but needs 3-10x the
                                # iterations at hard points (Fig. 11, M = 1, n_c = 80: 1651 against
@@ -94,7 +99,9 @@ def krylov_settings(model, solver_cfg: dict, options_prefix: str = "") -> dict:
     the dominant GEMMs).  ``preconditioner_precision = "auto"`` is
     single only for a flexible KSP (a single-precision L0^-1 is not exactly linear).
     ``fallback``: the KSP to try again with when the automatic choice diverges or breaks down
-    (``FALLBACK_KSP``), None when the KSP was configured."""
+    (``FALLBACK_KSP``), None when the KSP was configured; ``divtol``: the automatic choice's
+    divergence tolerance (``AUTO_DIVTOL``; ``-ksp_divtol`` overrides it), None (PETSc's) for a
+    configured KSP."""
     from petsc4py import PETSc
     opts = PETSc.Options(options_prefix)
     configured = solver_cfg.get("ksp_type", "auto")
@@ -114,8 +121,10 @@ def krylov_settings(model, solver_cfg: dict, options_prefix: str = "") -> dict:
         pwhy = "auto"
     else:
         pwhy = "configured"
+    auto = why.startswith("auto")
     return {"ksp_type": ksp, "precision": precision,
-            "fallback": FALLBACK_KSP if why.startswith("auto") and ksp != FALLBACK_KSP else None,
+            "fallback": FALLBACK_KSP if auto and ksp != FALLBACK_KSP else None,
+            "divtol": AUTO_DIVTOL if auto else None,
             "reason": f"{ksp} ({why}), {precision}-precision L0^-1 ({pwhy})"}
 
 

@@ -390,7 +390,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
                  max_it: int, options_prefix: str = "", ksp_type: str | None = None,
                  progress: float | None = None, checkpoint=None,
                  checkpoint_every: float = 0.0, budget: int | None = None,
-                 stagnation: int | None = None) -> tuple[PETSc.Vec, dict]:
+                 stagnation: int | None = None, divtol: float | None = None) -> tuple[PETSc.Vec, dict]:
     """A Krylov method (``ksp_type``, default :func:`krylov_settings`'s choice; PETSc options
     override) on the bordered system, right-preconditioned by ``-L0^-1``.
 
@@ -412,7 +412,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
 
     ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual, once below
     STAGNATION_NEAR times rtol, has not decreased by 10 % in that many iterations
-    (:class:`_KrylovMonitor`); its last iterate is the :class:`UnconvergedError`'s ``rho``."""
+    (:class:`_KrylovMonitor`); its last iterate is the :class:`UnconvergedError`'s ``rho``.
+    ``divtol``: the divergence tolerance (KSP reason -4 when ``||r_k|| > divtol ||b||``; None:
+    PETSc's default; ``-ksp_divtol`` overrides either)."""
     from .progress import Progress
     from .sylvester import L0PC
     H, c_ops = model.hamiltonian(), model.collapse_operators()
@@ -437,7 +439,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     restart = _gmres_restart(layout, 2 if flexible else 1)
     ksp.setGMRESRestart(restart)
     ksp.setPCSide(PETSc.PC.Side.RIGHT)
-    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_it)
+    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_it, divtol=divtol)
     pc = ksp.getPC()
     opts = PETSc.Options(options_prefix)
     if opts.getString("pjcsync_pc", "l0") == "none":
@@ -821,7 +823,8 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     window = stagnation_window if settings.get("fallback") else None
     try:
         return solve_krylov(model, layout, L, sylv, x0, rtol, max_it, ksp_type=settings["ksp_type"],
-                            budget=switch_after if fits else None, stagnation=window or None, **watch)
+                            budget=switch_after if fits else None, stagnation=window or None,
+                            divtol=settings.get("divtol"), **watch)
     except UnconvergedError as exc:
         stalled = "stagnation" in exc.info
         gave_up = settings.get("fallback") and (exc.info.get("ksp_reason") in KSP_GAVE_UP or stalled)

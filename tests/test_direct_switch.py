@@ -96,10 +96,10 @@ A4_M3_QUTIP_LEVELS = 12
 
 
 def test_a_broken_down_krylov_solve_gets_the_rest_of_its_budget_in_fgmres(tmp_path):
-    """BiCGStab diverges after 8 iterations, long before the budget (about 620 iterations at
-    M = 3, N = 160): ``auto`` goes on with FGMRES for the rest of the budget before paying for
-    MUMPS, converges there, and gets QuTiP's state."""
-    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL), "--quiet"])
+    """BiCGStab diverges after 8 iterations (staged: -ksp_divtol 1e3), long before the budget
+    (about 620 iterations at M = 3, N = 160): ``auto`` goes on with FGMRES for the rest of the
+    budget before paying for MUMPS, converges there, and gets QuTiP's state."""
+    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL), "--quiet", "-ksp_divtol", "1e3"])
     s = d["solver"]
     assert s["method"] == "krylov" and s["ksp_type"] == "fgmres" and "direct_switch" not in s
     assert "gave up after" in s["ksp_fallback"] and "MUMPS after" in s["ksp_fallback"]
@@ -109,7 +109,8 @@ def test_a_broken_down_krylov_solve_gets_the_rest_of_its_budget_in_fgmres(tmp_pa
 def test_a_broken_down_krylov_solve_goes_to_mumps_when_the_fallback_spends_the_budget(tmp_path):
     """The same point with a budget of 10 iterations: BiCGStab's breakdown leaves 2 to FGMRES,
     which stops at once, and MUMPS solves the point (both attempts recorded)."""
-    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL + "[solver]\ndirect_switch = 10\n"), "--quiet"])
+    d = cli_json(["steady", write_config(tmp_path, A4_M3_MODEL + "[solver]\ndirect_switch = 10\n"), "--quiet",
+                  "-ksp_divtol", "1e3"])
     s = d["solver"]
     assert s["method"] == "direct" and "gave up after" in s["ksp_fallback"]
     assert "fgmres (the fallback) stopped at its budget" in s["direct_switch"]
