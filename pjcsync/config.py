@@ -114,8 +114,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                         choices=("auto", "double", "single")),
         "ksp_type": Key("str", "auto", "Krylov method of method = 'krylov' (any PETSc KSP type, e.g. "
                         "'fbcgs', 'fgmres', 'gmres', 'bcgs'); 'auto' picks from the problem "
-                        "(docs/performance.md, KSP study: fbcgs, restarted as fgmres if it diverges "
-                        "or breaks down); the -ksp_type option overrides it"),
+                        "(docs/performance.md, KSP study: fbcgs, diverged above choices.AUTO_DIVTOL ||b||, "
+                        "restarted as fgmres if it diverges or breaks down); the -ksp_type option "
+                        "overrides it"),
         "stagnation_window": Key("int", 100, "ksp_type = 'auto': the automatic KSP is stopped when "
                                  "its best residual, once near rtol (steady.STAGNATION_NEAR), has not "
                                  "decreased by 10 % in this many iterations, and restarted as fgmres "
