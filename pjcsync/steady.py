@@ -322,6 +322,9 @@ STAGNATION_DECREASE = 0.9     # a new best residual must be below this times the
 STAGNATION_NEAR = 1e3         # the stagnation test applies once the best residual is below this
                               # times rtol: BiCGStab can sit near its first residual for tens of
                               # iterations before it converges (Fig. 8, N = 256, at resonance)
+STAGNATION_SPIKE = 1e4        # ... or anywhere once the residual has been above this (relative):
+                              # PETSc's default divergence test, which handed such a solve to the
+                              # fallback before choices.AUTO_DIVTOL let it ride out the spike
 
 
 class _KrylovMonitor:
@@ -335,6 +338,7 @@ class _KrylovMonitor:
         self.first = None
         self.budget, self.rtol, self.budget_note = budget, rtol, None
         self.window, self.best, self.stagnation_note = stagnation, (float("inf"), 0), None
+        self.spiked = False
 
     def __call__(self, ksp, its, rnorm):
         if self.first is None:
@@ -360,12 +364,15 @@ class _KrylovMonitor:
 
     def _watch(self, ksp, its, r):
         """The stagnation test: stop (reason -3 after this iteration) when the best relative
-        residual, once below STAGNATION_NEAR rtol, has not fallen below STAGNATION_DECREASE times
-        its previous value for ``window`` iterations.  The residuals are the same on every rank,
-        so is the decision."""
+        residual, once below STAGNATION_NEAR rtol (or at any level once the residual has been
+        above STAGNATION_SPIKE), has not fallen below STAGNATION_DECREASE times its previous value
+        for ``window`` iterations.  The residuals are the same on every rank, so is the
+        decision."""
+        self.spiked = self.spiked or r > STAGNATION_SPIKE
         if r < STAGNATION_DECREASE * self.best[0]:
             self.best = (r, its)
-        elif its - self.best[1] >= self.window and self.rtol < self.best[0] <= STAGNATION_NEAR * self.rtol:
+        elif (its - self.best[1] >= self.window and self.rtol < self.best[0]
+              and (self.best[0] <= STAGNATION_NEAR * self.rtol or self.spiked)):
             drop = 100 * (1 - STAGNATION_DECREASE)
             self.stagnation_note = (f"stagnated: no {drop:.0f} % decrease of the best residual ({self.best[0]:.2e} "
                                     f"at iteration {self.best[1]}) in {its - self.best[1]} iterations")
@@ -411,7 +418,8 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     iterations, where stopping at 190 would pay a MUMPS factorization on top.
 
     ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual, once below
-    STAGNATION_NEAR times rtol, has not decreased by 10 % in that many iterations
+    STAGNATION_NEAR times rtol (anywhere after a spike above STAGNATION_SPIKE), has not
+    decreased by 10 % in that many iterations
     (:class:`_KrylovMonitor`); its last iterate is the :class:`UnconvergedError`'s ``rho``.
     ``divtol``: the divergence tolerance (KSP reason -4 when ``||r_k|| > divtol ||b||``; None:
     PETSc's default; ``-ksp_divtol`` overrides either)."""
@@ -812,8 +820,8 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
     factorization: Fig. A4, M = 4, x = -10, N = 320, BiCGStab broke down after 8 iterations and
     MUMPS took 282 s and 11 GB; docs/performance.md, session 10).  An automatic KSP that
-    stagnates (``stagnation_window``, :class:`_KrylovMonitor`) is treated the same way, but the
-    fallback starts from its last iterate: Fig. A4, M = 4, x = -3, N = 640, BiCGStab hovered at
+    stagnates (``stagnation_window``, :class:`_KrylovMonitor`) is treated the same way; near
+    rtol its last iterate is the better start: Fig. A4, M = 4, x = -3, N = 640, BiCGStab hovered at
     5.7e-10 to 8.9e-10 (rtol 1e-10) from iteration 177 to its limit of 1000, and flexible GMRES
     from that iterate converged in 28 iterations (docs/performance.md, session 11)."""
     fits, memory_text = False, ""
@@ -836,7 +844,7 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
         start = "the same initial guess"
         first_residual = (exc.info.get("residual_history") or [float("inf")])[0]
         last_residual = exc.info.get("last_iterate_residual", float("inf"))
-        if exc.rho is not None and (stalled or last_residual < first_residual):
+        if exc.rho is not None and last_residual < first_residual:
             x0 = exc.rho.getArray(readonly=True).reshape(x0.shape).copy()
             start = f"its last iterate (relative residual {last_residual:.1e}, initially {first_residual:.1e})"
         why = exc.info["stagnation"] if stalled else f"KSP reason {exc.info['ksp_reason']}"

@@ -268,7 +268,7 @@ def test_stagnation_test():
     """Stops ``window`` iterations after the last 10 % decrease of the best residual, only once
     that best is within STAGNATION_NEAR of rtol: a plateau near the start (BiCGStab's first
     tens of iterations at a resonance) or a fluctuating but converging residual runs on."""
-    from pjcsync.steady import STAGNATION_NEAR
+    from pjcsync.steady import STAGNATION_NEAR, STAGNATION_SPIKE
     # best 3e-10 at iteration 10; 2.9e-10 and 2.8e-10 are not 10 % below it: stop at 10 + 5
     near = [10.0 ** -k for k in range(10)] + [3e-10, 5e-10, 2.9e-10, 4e-10, 2.8e-10, 6e-10, 3e-10, 3e-10]
     assert _stops_at(near) == 15
@@ -278,6 +278,12 @@ def test_stagnation_test():
     assert _stops_at(wobbly, rtol=1e-11) is None
     far = [10.0 ** -k for k in range(5)] + [2e-5] * 30             # stuck far above rtol: runs on
     assert 2e-5 > STAGNATION_NEAR * 1e-10 and _stops_at(far) is None
+    # after a spike above STAGNATION_SPIKE (what PETSc's default divergence test stopped), a
+    # plateau far above rtol stops too (best 0.5 at iteration 4: stop at 4 + 5); a spike that
+    # converges runs on
+    spike = [8.0, 6.0, 2e4, 1.0, 0.5] + [0.6, 0.55, 0.7, 0.52, 0.5, 0.6]
+    assert spike[2] > STAGNATION_SPIKE and _stops_at(spike) == 9 and _stops_at(spike[:2] + [1e3] + spike[3:]) is None
+    assert _stops_at([8.0, 6.0, 2e4] + [0.7 ** k for k in range(80)]) is None
 
 
 FIG8_64 = textwrap.dedent("""\
