@@ -816,8 +816,8 @@ def _krylov_with_fallback(model, layout, L, sylv, x0, rtol, max_it, settings: di
     If the KSP was the automatic choice and it diverges or breaks down, it is solved once more
     with ``settings["fallback"]`` (recorded as ``info["ksp_fallback"]``), from the last iterate
     when that iterate's true residual (``info["last_iterate_residual"]`` of the failed solve) is
-    below the initial guess's, else from the same initial guess; with the switch on, that solve gets what is left of the budget
-    and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
+    below the initial guess's, else from the same initial guess; with the switch on, that solve
+    gets what is left of the budget and MUMPS comes only after it (a breakdown after a few iterations has not paid for a
     factorization: Fig. A4, M = 4, x = -10, N = 320, BiCGStab broke down after 8 iterations and
     MUMPS took 282 s and 11 GB; docs/performance.md, session 10).  An automatic KSP that
     stagnates (``stagnation_window``, :class:`_KrylovMonitor`) is treated the same way; near
