@@ -67,6 +67,12 @@ def output_dir(paper: bool, out: str | Path | None = None) -> Path:
     return OUT if paper else SMALL
 
 
+def paper_hint(paper: bool, out: str | Path | None, flags: str) -> str:
+    """What to add to a "cache missing" error of a reduced run in the default folder: where the
+    paper's outputs are and the ``flags`` that read them (empty when ``paper`` or ``--out``)."""
+    return "" if paper or out else f" (the paper's in docs/figures/: {flags})"
+
+
 def shown(path: str | Path) -> str:
     """``path`` for a progress line: relative to the checkout when inside it, else as given."""
     path = Path(path)

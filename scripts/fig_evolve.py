@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from _plotting import (EDGE_TOL, TRUNC_LABEL, curve as data_curve, mark_truncated, output_dir,  # noqa: E402
-                       pyplot, require_matplotlib, resolution_note, save, shown, write_data)
+                       paper_hint, pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 CACHE = ROOT / "results" / "figures" / "lab"      # one JSON per computed point
 
 
@@ -492,7 +492,7 @@ def main():
         path = data_dir / f"lab_{name}.json"
         if not path.exists():
             print(f"fig_evolve.py: error: {shown(path)} missing: run without --plot-only first"
-                  + ("" if paper or a.out else " (the paper's in docs/figures/: --plot-only --paper)"), file=sys.stderr)
+                  + paper_hint(paper, a.out, "--plot-only --paper"), file=sys.stderr)
             return 2
         d = json.loads(path.read_text())
         png = out / f"fig{f}_lab.png"

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 CACHE = ROOT / "results" / "figures" / "rate"     # one JSON per computed point: fig<N>_<paper|small>/
 
 from _plotting import (EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated, output_dir,  # noqa: E402
-                       pyplot, require_matplotlib, resolution_note, save, shown, write_data)
+                       paper_hint, pyplot, require_matplotlib, resolution_note, save, shown, write_data)
 from _points import relaunch, run_points  # noqa: E402
 
 USABLE = 1e-4   # a series' best partial sum is drawn as a curve where its relative residual is below this
@@ -351,7 +351,7 @@ def main(argv=None) -> int:
                 continue
             if not npz.is_file():
                 print(f"fig_rate: {shown(npz)} not found: run without --replot first"
-                      + ("" if args.full or args.out else " (the paper's in docs/figures/: --replot --full)"),
+                      + paper_hint(args.full, args.out, "--replot --full"),
                       file=sys.stderr)
                 return 2
             data = dict(np.load(npz, allow_pickle=False))

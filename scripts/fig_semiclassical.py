@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _plotting import (DATA, EDGE_TOL, OBS_LABEL, XLABEL, curve as data_curve, mark_truncated,  # noqa: E402
-                       output_dir, pyplot, require_matplotlib, resolution_note, save, shown, write_data)
+                       output_dir, paper_hint, pyplot, require_matplotlib, resolution_note, save, shown,
+                       write_data)
 
 F11 = [1.0, 1.5, 2.0, 2.5]
 FA4 = [20.0, 30.0, 25.0, 35.0]       # (10, 15, 12.5, 17.5) gamma with gamma = 2 lambda
@@ -350,7 +351,7 @@ def main(argv=None) -> int:
         elif args.replot:
             if not npz.is_file():
                 print(f"fig_semiclassical.py: error: {shown(npz)} not found: run without --replot first"
-                      + ("" if args.paper or args.out else " (the paper's in docs/figures/: --replot --paper)"),
+                      + paper_hint(args.paper, args.out, "--replot --paper"),
                       file=sys.stderr)
                 return 2
             data = np.load(npz, allow_pickle=True)["data"].item()
