@@ -269,7 +269,7 @@ def cmd_show(args, cfg=None) -> dict:
         raise InputError(str(exc)) from None
     if "sweep" in data:                     # a sweep: one JSON object (or table row) per point
         from .report import format_points
-        from .sweep import point_record
+        from .sweep import format_parameters, point_record
         if args.json:
             for p in data["points"]:
                 _emit_json(point_record(p))
@@ -279,7 +279,7 @@ def cmd_show(args, cfg=None) -> dict:
                   f"{len(data['points'])} of {sw['task_points']} points"
                   f"{'' if sw['task'] == [0, 1] else ' of task %d/%d' % tuple(sw['task'])}, "
                   f"written {data['created']}\n" + format_points(data["points"])
-                  + "".join(f"\nfailed: point {r['index']} ({_params_text(r['parameters'])}): {r['reason']}"
+                  + "".join(f"\nfailed: point {r['index']} ({format_parameters(r['parameters'])}): {r['reason']}"
                             for r in sw.get("failed", [])))
         return data
     if args.json:
@@ -291,10 +291,6 @@ def cmd_show(args, cfg=None) -> dict:
         from .report import format_other, header_lines
         _emit(header_lines(args.file, data) + "\n" + format_other(data))
     return data
-
-
-def _params_text(params: dict) -> str:
-    return ", ".join(f"{name} = {value}" for name, value in params.items())
 
 
 def cmd_rate(args, cfg) -> dict:

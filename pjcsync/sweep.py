@@ -127,7 +127,7 @@ class Grid:
         try:
             return validate(data)
         except ConfigError as exc:
-            raise InputError(f"sweep point {k} ({_fmt_params(self.parameters(k))}): {exc}") from None
+            raise InputError(f"sweep point {k} ({format_parameters(self.parameters(k))}): {exc}") from None
 
     def describe(self) -> dict:
         return {"axes": [{"section": s, "key": k, "values": [_thaw(v) for v in vals]} for s, k, vals in self.axes],
@@ -157,7 +157,9 @@ def _thaw(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-def _fmt_params(params: dict) -> str:
+def format_parameters(params: dict) -> str:
+    """One sweep point's parameters as ``name=value, ...`` (floats in ``%g``): the progress
+    lines, the errors and `pjcsync show`'s ``failed:`` lines."""
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
@@ -521,7 +523,7 @@ def _progress(log, wrank, grid, k, solver, seconds, pdir, parts_at_start, n_miss
     done_run = max(_count_parts(pdir) - parts_at_start, 1)
     elapsed = time.perf_counter() - t_start
     eta = (n_missing - done_run) * elapsed / done_run
-    head = f"sweep: {done_run}/{n_missing} points  point {k} ({_fmt_params(grid.parameters(k))})"
+    head = f"sweep: {done_run}/{n_missing} points  point {k} ({format_parameters(grid.parameters(k))})"
     if failed:
         log(f"{head}: FAILED: {failed}")
         return

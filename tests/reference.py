@@ -3,6 +3,8 @@
 Operators are built here from scratch with numpy Kronecker products, and the Liouvillian
 is built column by column by applying the Lindblad map of eq. (9) to the basis matrices
 E_kl: no vectorization identity is shared with the code under test."""
+import functools
+
 import numpy as np
 
 
@@ -86,3 +88,28 @@ def qutip_model(levels, deltas, lams, gs, F, det, gamma):
         H += 0.5 * (deltas[l] + wr) * on(qutip.sigmaz(), l)
     c_ops = [np.sqrt(gamma) * a] + [np.sqrt(gs[l]) * on(qutip.sigmam(), l) for l in range(M)]
     return H, c_ops, a, on
+
+
+@functools.lru_cache(maxsize=None)      # each reference once per test run (QuTiP: seconds to a minute)
+def qutip_steady(levels, deltas, gs, F, det, gamma) -> dict:
+    """QuTiP's steady state of :func:`qutip_model` (couplings 1; ``deltas``, ``gs``: tuples):
+    ``n`` = <a^dag a>, ``sz`` = each qubit's <sigma_z>, ``edge`` = the population of the top 5
+    cavity levels."""
+    import qutip
+    H, c_ops, a, on = qutip_model(levels, list(deltas), [1.0] * len(deltas), list(gs), F, det, gamma)
+    rho = qutip.steadystate(H, c_ops)
+    pops = np.real(np.diag(qutip.ptrace(rho, 0).full()))
+    return {"n": qutip.expect(a.dag() * a, rho),
+            "sz": [qutip.expect(on(qutip.sigmaz(), l), rho) for l in range(len(deltas))],
+            "edge": pops[-5:].sum()}
+
+
+# QuTiP's Fig. 8 (Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3, <n> = 2.6) at 32 levels: its
+# top-5 population is 6e-18 there, and <n>, <sigma_z> equal those at 40, 50 and 64 levels to 1e-14
+# (measured: 2.6452394069893 at 32, 40, 50), at a sixth of 50 levels' cost (4 s against 24 s)
+FIG8_QUTIP_LEVELS = 32
+
+
+def fig8_qutip(det: float = 0.0) -> dict:
+    """QuTiP's converged Fig. 8 steady state at drive detuning ``det`` (:func:`qutip_steady`)."""
+    return qutip_steady(FIG8_QUTIP_LEVELS, (1.0, -1.0), (3e-3, 3e-3), 0.25, det, 0.3)

@@ -5,13 +5,13 @@ switch, :func:`pjcsync.choices.direct_switch_iterations`), and MUMPS's fill law
 References: QuTiP's steady state (an independent code), MUMPS's INFOG(29)."""
 from __future__ import annotations
 
-import functools
 import textwrap
 
 import numpy as np
 import pytest
 
 from conftest import A4_M3_MODEL, cli_json, run_cli, run_mpi_script, write_config
+from reference import fig8_qutip, qutip_steady as qutip_reference
 
 # Fig. 7's resonance (F = 1.5, gamma = gamma_s = 0.2, Delta = (2, 3)) with 20 levels: N = 80, so
 # "auto" picks krylov (N^2 > 4096), which needs far more than 3 iterations here
@@ -28,17 +28,6 @@ FIG7 = textwrap.dedent("""\
     [solver]
     rtol = 1e-11
     """)
-
-
-@functools.lru_cache(maxsize=None)      # each reference once per run (M = 3: 45 s)
-def qutip_reference(levels, deltas, gs, F, det, gamma):
-    """QuTiP's steady state: <n> and each qubit's <sigma_z> (``deltas``, ``gs``: tuples)."""
-    import qutip
-    from reference import qutip_model
-    H, c_ops, a, on = qutip_model(levels, list(deltas), [1.0] * len(deltas), list(gs), F, det, gamma)
-    rho = qutip.steadystate(H, c_ops)
-    return {"n": qutip.expect(a.dag() * a, rho),
-            "sz": [qutip.expect(on(qutip.sigmaz(), l), rho) for l in range(len(deltas))]}
 
 
 def assert_matches(obs, ref):
@@ -308,7 +297,7 @@ FIG8_64 = textwrap.dedent("""\
 def fig8_reference():
     """QuTiP's state at 32 levels: <n> = 2.6, and the same at 64 levels to 1e-15 (measured;
     QuTiP takes 70 s at 64 levels, 7 s at 32)."""
-    return qutip_reference(32, (1.0, -1.0), (3e-3, 3e-3), 0.25, 0.0, 0.3)
+    return fig8_qutip()
 
 
 @pytest.mark.parametrize("ranks", [1, 2])

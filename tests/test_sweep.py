@@ -319,7 +319,7 @@ def test_failed_points_exit_1_and_are_retried(tmp_path):
     assert all("krylov" in r["reason"] and "did not converge in 2 iterations" in r["reason"] for r in sweep["failed"])
     p = run_cli(["show", tmp_path / "f.h5"], 1)
     failed_lines = [l for l in p.stdout.splitlines() if l.startswith("failed: point")]
-    assert p.returncode == 0 and len(failed_lines) == 3 and "drive.detuning = 0.0" in failed_lines[1]
+    assert p.returncode == 0 and len(failed_lines) == 3 and "(drive.detuning=0)" in failed_lines[1]
     p = run_cli(["sweep", cfg, "--out", tmp_path / "f.h5", "--resume"], 1)     # tried again
     assert p.returncode == 1 and "3 point(s) failed" in p.stderr and "(0 already done)" in p.stderr
     assert len(load_points(tmp_path / "f.h5")["sweep"]["failed"]) == 3          # the last run's

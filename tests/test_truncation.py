@@ -3,38 +3,13 @@ settings (issue 12): checked against QuTiP steady states at a fixed, converged n
 ranks, and the state transfer between n_c against numpy."""
 from __future__ import annotations
 
-import functools
 import textwrap
 
 import numpy as np
 import pytest
 
 from conftest import A4_M3_MODEL, cli_json, fig8_text, run_cli, run_mpi_script, write_config
-from reference import qutip_model
-
-
-# QuTiP's Fig. 8 (Delta = +-1, F = 0.25, gamma = 0.3, gamma_s = 3e-3, <n> = 2.6) at 32 levels: its
-# top-5 population is 6e-18 there, and <n>, <sigma_z> equal those at 40 and 50 levels to 1e-14
-# (measured: 2.6452394069893 at 32, 40, 50), at a sixth of 50 levels' cost (4 s against 24 s)
-FIG8_QUTIP_LEVELS = 32
-
-
-def fig8_reference(det: float = 0.0) -> dict:
-    """QuTiP's converged Fig. 8 steady state at drive detuning ``det`` (computed once per run)."""
-    return qutip_observables(FIG8_QUTIP_LEVELS, (1.0, -1.0), 0.25, 0.3, 3e-3, det)
-
-
-@functools.lru_cache(maxsize=None)
-def qutip_observables(levels, deltas, F, gamma, gs, det=0.0):
-    """<n>, <sigma_z> of qubit 1 and the top-5 population of QuTiP's steady state (``deltas``:
-    a tuple; cached)."""
-    import qutip
-    M = len(deltas)
-    H, c_ops, a, on = qutip_model(levels, list(deltas), [1.0] * M, [gs] * M, F, det, gamma)
-    rho = qutip.steadystate(H, c_ops)
-    pops = np.real(np.diag(qutip.ptrace(rho, 0).full()))
-    return {"n": qutip.expect(a.dag() * a, rho), "sz1": qutip.expect(on(qutip.sigmaz(), 0), rho),
-            "edge": pops[-5:].sum()}
+from reference import fig8_qutip as fig8_reference
 
 
 def test_coarse_ladder_and_next_levels():
@@ -104,7 +79,7 @@ def test_levels_auto_matches_converged_qutip(tmp_path, ranks):
     ref = fig8_reference()
     assert ref["edge"] < 1e-14
     assert abs(d["observables"]["n"] - ref["n"]) < 1e-6
-    assert abs(d["observables"]["sigma"][0][2] - ref["sz1"]) < 1e-6
+    assert abs(d["observables"]["sigma"][0][2] - ref["sz"][0]) < 1e-6
     assert not d["warnings"]
 
 
@@ -157,7 +132,7 @@ def test_coarse_start_agrees_with_qutip(tmp_path, ranks):
     ref = fig8_reference()
     for out in (d, cold):
         assert abs(out["observables"]["n"] - ref["n"]) < 1e-8
-        assert abs(out["observables"]["sigma"][0][2] - ref["sz1"]) < 1e-8
+        assert abs(out["observables"]["sigma"][0][2] - ref["sz"][0]) < 1e-8
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
