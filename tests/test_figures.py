@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -684,3 +685,38 @@ def test_fig_evolve_plot_only_redraws_from_the_folder_of_its_resolution(tmp_path
     assert f"wrote {small / 'fig8_lab.png'}, {small / 'data' / 'fig8_lab.json'}" in out, out
     assert json.loads((small / "data" / "fig8_lab.json").read_text())["resolution"] == "small"
     assert not (tmp_path / "paper").exists() and _tree(ROOT / "docs" / "figures") == real
+
+
+# --- slurm/figures_paper.sbatch: the commands it gives the figure scripts -------------------------
+
+def _sbatch_calls(tmp_path, **variables) -> list[list[str]]:
+    """Run slurm/figures_paper.sbatch with ``PY`` a shim that records its arguments (one call per
+    line, tab-separated) instead of running a figure script."""
+    log, shim = tmp_path / "calls.txt", tmp_path / "py"
+    shim.write_text(f'#!/bin/bash\n(IFS=$\'\\t\'; echo "$*") >> {log}\n')
+    shim.chmod(0o755)
+    env = dict(_env(), PY=str(shim), SLURM_NTASKS="4", **variables)
+    p = subprocess.run(["bash", "slurm/figures_paper.sbatch"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [line.split("\t") for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.parametrize("variables, scripts", [({}, ["fig_steady.py", "fig_rate.py", "fig_evolve.py"]),
+                                                (dict(STEADY="", RATE="", LAB="A1"), ["fig_evolve.py"]),
+                                                (dict(STEADY="7", RATE="", LAB=""), ["fig_steady.py"])])
+def test_figures_paper_sbatch_gives_each_script_arguments_it_accepts(tmp_path, variables, scripts):
+    """Every command of the cluster job parses in its script: each option is one the script
+    lists in --help, and the script's parser accepts the values (choices of --fig, --figs) before
+    it reaches the --help put last; every command asks for the paper's resolution on the job's
+    ranks."""
+    calls = _sbatch_calls(tmp_path, **variables)
+    assert [Path(c[0]).name for c in calls] == scripts
+    for script, *args in calls:
+        assert ("--paper" in args or "--full" in args) and args[args.index("--ranks") + 1] == "4", args
+        p = subprocess.run([sys.executable, str(ROOT / script), *args, "--help"], capture_output=True,
+                           text=True, env=_env(), timeout=120, cwd=tmp_path)
+        assert p.returncode == 0, (script, args, p.stderr[-1000:])
+        for a in args:
+            if a.startswith("--"):
+                assert a in p.stdout, (script, a)
