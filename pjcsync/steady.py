@@ -404,7 +404,9 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     Converged when PETSc's default test holds: ``||b - A x||_2 <= rtol ||b||_2`` with the
     unpreconditioned residual of right preconditioning (:func:`_krylov_norm` names the norm
     when options change it).  The residual history in ``info`` and in messages is relative to
-    the same denominator, so it compares directly with rtol.  ``progress``: seconds between
+    the same denominator, so it compares directly with rtol; it is thinned to about 50 entries,
+    and ``info["peak_residual"]`` is the largest of all (the spike that PETSc's divergence test,
+    ``||r|| > divtol ||b||``, looks at).  ``progress``: seconds between
     progress lines (:mod:`pjcsync.progress`); ``checkpoint(rows, status)``: called
     (collectively) every ``checkpoint_every`` seconds with the current iterate.  A solve that
     stops unconverged raises :class:`UnconvergedError` carrying its last iterate and, in its
@@ -485,7 +487,7 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     info = {"method": "krylov", "iterations": int(its), "ksp_type": ksp.getType(),
             "pc_type": pc.getType(), "ksp_reason": int(reason), "solve_seconds": seconds,
             "operator_applications": ctx.mults, "residual_norm": norm_text,
-            "residual_history": _thin(hist),
+            "residual_history": _thin(hist), "peak_residual": max(hist, default=None),
             "bordering": "e = K / Tr K"}
     if ksp.getType() in ("gmres", "fgmres"):
         info["gmres_restart"] = opts.getInt("ksp_gmres_restart", restart)

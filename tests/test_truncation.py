@@ -254,7 +254,8 @@ def test_automatic_bicgstab_rides_out_its_spike_and_a_diverging_one_is_replaced_
     ref = pjcsync.steadystate(Model.from_toml(cfg), method="direct").observables()
     rode = cli_json(["steady", cfg, "--quiet"], ranks)
     s = rode["solver"]
-    assert s["ksp_type"] == "fbcgs" and "ksp_fallback" not in s and max(s["residual_history"]) > 1e4
+    assert s["ksp_type"] == "fbcgs" and "ksp_fallback" not in s and s["peak_residual"] > 1e4
+    assert s["peak_residual"] >= max(s["residual_history"])          # the thinned history's
     d = cli_json(["steady", cfg, "--quiet", "-ksp_divtol", "1e3"], ranks)
     s = d["solver"]
     assert s["ksp_type"] == "fgmres" and "fbcgs gave up" in s["ksp_fallback"] and "reason -4" in s["ksp_fallback"]
