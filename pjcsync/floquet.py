@@ -150,6 +150,17 @@ def _solve_direct(model, blay, options_prefix=""):
     return x, {"iterations": 1, "factorization": info["factorization"]}
 
 
+def _gmres(A: PETSc.Mat, rtol: float, max_iterations: int) -> PETSc.KSP:
+    """GMRES(100) on the block system ``A`` (its preconditioner set by the caller): relative
+    tolerance ``rtol`` in PETSc's default norm, no absolute one; ``-ksp_*`` options apply after."""
+    ksp = PETSc.KSP().create(comm=A.getComm())
+    ksp.setOperators(A)
+    ksp.setType("gmres")
+    ksp.setGMRESRestart(100)
+    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_iterations)
+    return ksp
+
+
 def _solve_fieldsplit(model, blay, rtol, max_iterations):
     """GMRES on the trace-constrained block system, preconditioned by block Gauss-Seidel over the
     harmonics with an exact (MUMPS) LU of each diagonal block ``L_R - 2ik omega``."""
@@ -165,11 +176,7 @@ def _solve_fieldsplit(model, blay, rtol, max_iterations):
         b.setValue(blay.K * lay.local_size, scale)
     b.assemble()
     x = A.createVecRight()
-    ksp = PETSc.KSP().create(comm=lay.comm)
-    ksp.setOperators(A)
-    ksp.setType("gmres")
-    ksp.setGMRESRestart(100)
-    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_iterations)
+    ksp = _gmres(A, rtol, max_iterations)
     pc = ksp.getPC()
     pc.setType("fieldsplit")
     start = A.getOwnershipRange()[0]
@@ -250,11 +257,7 @@ def _solve_sylvester(model, blay, rtol, max_iterations, kind="auto"):
     b = B.createVecLeft()
     b.setArray(e)
     x = B.createVecRight()
-    ksp = PETSc.KSP().create(comm=lay.comm)
-    ksp.setOperators(B)
-    ksp.setType("gmres")
-    ksp.setGMRESRestart(100)
-    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_iterations)
+    ksp = _gmres(B, rtol, max_iterations)
     pc = ksp.getPC()
     pc.setType("python")
     pc.setPythonContext(BlockSylvester())
