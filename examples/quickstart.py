@@ -12,6 +12,10 @@ import numpy as np  # noqa: E402
 
 import pjcsync  # noqa: E402
 
+out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PJCSYNC_OUT", ".")
+if not os.path.isdir(out):                               # e.g. --help: said before computing
+    print(f"usage: python examples/quickstart.py [OUTDIR]: {out!r} is not a folder", file=sys.stderr)
+    sys.exit(2)
 detunings = np.linspace(-1.5, 1.5, 15)                   # omega - omega_0, units of lambda
 S2 = []
 for dw in detunings:
@@ -19,7 +23,6 @@ for dw in detunings:
                                   qubit_decay=3e-3, drive=0.25, drive_detuning=dw)
     S2.append(pjcsync.steadystate(model).observables()["S2"])
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PJCSYNC_OUT", ".")
 plt.plot(detunings, S2, "o-")
 plt.xlabel(r"$(\omega - \omega_0) / \lambda$")
 plt.ylabel(r"$\langle S^2 \rangle$")
