@@ -118,10 +118,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         "restarted as fgmres if it diverges or breaks down); the -ksp_type option "
                         "overrides it"),
         "stagnation_window": Key("int", 100, "ksp_type = 'auto': the automatic KSP is stopped when "
-                                 "its best residual, once near rtol (steady.STAGNATION_NEAR) or after a "
-                                 "spike (steady.STAGNATION_SPIKE), has not decreased by 10 % in this "
+                                 "its best residual, once near rtol (steady.STAGNATION_NEAR), three decades "
+                                 "below its first one (steady.STAGNATION_PROGRESS) or after a spike "
+                                 "(steady.STAGNATION_SPIKE), has not decreased by 10 % in this "
                                  "many iterations, and restarted as fgmres from its last iterate when "
-                                 "that is the better start (BiCGStab can stagnate just above rtol with "
+                                 "that is the better start (BiCGStab can stagnate above rtol with "
                                  "the single-precision L0^-1); 0 = never",
                                  minimum=0),
         "direct_switch": Key("int|str", "auto", "method = 'auto' (M-qubit models): a krylov solve "

@@ -325,6 +325,10 @@ STAGNATION_NEAR = 1e3         # the stagnation test applies once the best residu
 STAGNATION_SPIKE = 1e4        # ... or anywhere once the residual has been above this (relative):
                               # PETSc's default divergence test, which handed such a solve to the
                               # fallback before choices.AUTO_DIVTOL let it ride out the spike
+STAGNATION_PROGRESS = 1e-3    # ... or anywhere once the best residual is below this times the
+                              # first one: a solve that has converged that far and then stalls
+                              # (Fig. A4, M = 3, x = -1.2 gamma: 1.5e-7 for 700 iterations) is not
+                              # the plateau near the start that STAGNATION_NEAR protects
 
 
 class _KrylovMonitor:
@@ -339,6 +343,7 @@ class _KrylovMonitor:
         self.budget, self.rtol, self.budget_note = budget, rtol, None
         self.window, self.best, self.stagnation_note = stagnation, (float("inf"), 0), None
         self.spiked = False
+        self.first_relative = None
 
     def __call__(self, ksp, its, rnorm):
         if self.first is None:
@@ -365,14 +370,18 @@ class _KrylovMonitor:
     def _watch(self, ksp, its, r):
         """The stagnation test: stop (reason -3 after this iteration) when the best relative
         residual, once below STAGNATION_NEAR rtol (or at any level once the residual has been
-        above STAGNATION_SPIKE), has not fallen below STAGNATION_DECREASE times its previous value
+        above STAGNATION_SPIKE, or once the best is below STAGNATION_PROGRESS times the first
+        residual), has not fallen below STAGNATION_DECREASE times its previous value
         for ``window`` iterations.  The residuals are the same on every rank, so is the
         decision."""
         self.spiked = self.spiked or r > STAGNATION_SPIKE
+        if self.first_relative is None:
+            self.first_relative = r
         if r < STAGNATION_DECREASE * self.best[0]:
             self.best = (r, its)
         elif (its - self.best[1] >= self.window and self.rtol < self.best[0]
-              and (self.best[0] <= STAGNATION_NEAR * self.rtol or self.spiked)):
+              and (self.best[0] <= STAGNATION_NEAR * self.rtol or self.spiked
+                   or self.best[0] <= STAGNATION_PROGRESS * self.first_relative)):
             drop = 100 * (1 - STAGNATION_DECREASE)
             self.stagnation_note = (f"stagnated: no {drop:.0f} % decrease of the best residual ({self.best[0]:.2e} "
                                     f"at iteration {self.best[1]}) in {its - self.best[1]} iterations")
@@ -420,7 +429,8 @@ def solve_krylov(model: Model, layout: RowLayout, L: PETSc.Mat, sylv, x0: np.nda
     iterations, where stopping at 190 would pay a MUMPS factorization on top.
 
     ``stagnation``: the solve stops (``info["stagnation"]``) when its best residual, once below
-    STAGNATION_NEAR times rtol (anywhere after a spike above STAGNATION_SPIKE), has not
+    STAGNATION_NEAR times rtol (anywhere after a spike above STAGNATION_SPIKE, or once below
+    STAGNATION_PROGRESS times the first residual), has not
     decreased by 10 % in that many iterations
     (:class:`_KrylovMonitor`); its last iterate is the :class:`UnconvergedError`'s ``rho``.
     ``divtol``: the divergence tolerance (KSP reason -4 when ``||r_k|| > divtol ||b||``; None:

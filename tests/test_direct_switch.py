@@ -254,10 +254,11 @@ def _stops_at(history, rtol=1e-10, window=5):
 
 
 def test_stagnation_test():
-    """Stops ``window`` iterations after the last 10 % decrease of the best residual, only once
-    that best is within STAGNATION_NEAR of rtol: a plateau near the start (BiCGStab's first
-    tens of iterations at a resonance) or a fluctuating but converging residual runs on."""
-    from pjcsync.steady import STAGNATION_NEAR, STAGNATION_SPIKE
+    """Stops ``window`` iterations after the last 10 % decrease of the best residual, once that
+    best is within STAGNATION_NEAR of rtol or STAGNATION_PROGRESS of the first residual (or
+    after a spike): a plateau near the start (BiCGStab's first tens of iterations at a
+    resonance) or a fluctuating but converging residual runs on."""
+    from pjcsync.steady import STAGNATION_NEAR, STAGNATION_PROGRESS, STAGNATION_SPIKE
     # best 3e-10 at iteration 10; 2.9e-10 and 2.8e-10 are not 10 % below it: stop at 10 + 5
     near = [10.0 ** -k for k in range(10)] + [3e-10, 5e-10, 2.9e-10, 4e-10, 2.8e-10, 6e-10, 3e-10, 3e-10]
     assert _stops_at(near) == 15
@@ -265,8 +266,12 @@ def test_stagnation_test():
     assert _stops_at([1.0] * 30 + [0.5 ** k for k in range(40)]) is None
     wobbly = [r * (1.5 if k % 3 else 1.0) for k, r in enumerate(0.8 ** k for k in range(120))]
     assert _stops_at(wobbly, rtol=1e-11) is None
-    far = [10.0 ** -k for k in range(5)] + [2e-5] * 30             # stuck far above rtol: runs on
-    assert 2e-5 > STAGNATION_NEAR * 1e-10 and _stops_at(far) is None
+    # stuck far above rtol: runs on while the best is within three decades of the first residual
+    # (a slow start), stops once it is below (progress, then a stall: best 2e-4 at iteration 4)
+    far = [1.0, 0.5, 0.2, 0.1, 2e-3] + [2e-3] * 30
+    assert 2e-3 > STAGNATION_NEAR * 1e-10 and 2e-3 > STAGNATION_PROGRESS and _stops_at(far) is None
+    stalled = [10.0 ** -k for k in range(4)] + [2e-4] * 30
+    assert 2e-4 > STAGNATION_NEAR * 1e-10 and 2e-4 < STAGNATION_PROGRESS and _stops_at(stalled) == 9
     # after a spike above STAGNATION_SPIKE (what PETSc's default divergence test stopped), a
     # plateau far above rtol stops too (best 0.5 at iteration 4: stop at 4 + 5); a spike that
     # converges runs on
@@ -303,12 +308,13 @@ def fig8_reference():
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_a_stagnating_krylov_solve_goes_on_in_fgmres_from_its_last_iterate(tmp_path, ranks, fig8_reference):
     """Fig. 8 at resonance, N = 256 (automatic BiCGStab with the single-precision L0^-1), with a
-    stagnation window of 3 iterations: BiCGStab stops near rtol, FGMRES converges from its last
-    iterate in fewer iterations than BiCGStab had made, and the state is QuTiP's."""
+    stagnation window of 3 iterations: the stagnation test stops BiCGStab (its ordinary stalls
+    are longer: 10-11 iterations once three decades below its first residual, where
+    STAGNATION_PROGRESS lets the test act; with no window it converges in 214), FGMRES
+    converges from its last iterate, and the state is QuTiP's."""
     d = cli_json(["steady", write_config(tmp_path, FIG8_64), "--quiet"], ranks)
     s = d["solver"]
-    assert s["method"] == "krylov" and s["ksp_type"] == "fgmres"
+    assert s["method"] == "krylov" and s["ksp_type"] == "fgmres" and s["ksp_reason"] > 0
     first = s["ksp_fallback"]
     assert first.startswith("fbcgs gave up after") and "stagnated" in first and "from its last iterate" in first
-    assert s["iterations"] < int(first.split("after ")[1].split()[0])
     assert_matches(d["observables"], fig8_reference)
