@@ -6,8 +6,9 @@ where BiCGStab can stall three or more decades below its first residual but far 
     .venv/bin/python scripts/bench_stagnation.py                       # 3 detunings, ~8 min
     .venv/bin/python scripts/bench_stagnation.py --detunings -2.4
 
-Each point is solved as the figure's sweep solves it (scripts/fig_steady.py: ``levels = "auto"``
-from 40 up to 120 levels, ``method = "auto"``), by ``pjcsync steady --json`` in its own process
+Each point is solved as the figure's sweep solves it (the configuration is scripts/fig_steady.py's
+``config_text`` of the curve at the paper's resolution: ``levels = "auto"`` from 40 up to 120
+levels, ``method = "auto"``), by ``pjcsync steady --json`` in its own process
 on one rank, twice: with ``STAGNATION_PROGRESS = 0`` (the baseline: the test only near rtol or
 after a spike, as before) and as pjcsync runs it.  Printed per run: how the point was finished
 (the KSP, or MUMPS after the direct switch), the iterations of the last KSP (BiCGStab's, or
@@ -25,21 +26,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-A4_M3 = """[cavity]
-levels = "auto"
-levels_start = 40
-levels_max = 120
-levels_tolerance = 1e-06
-decay = 2.0
-[qubits]
-detuning = [20.0, 30.0, 25.0]
-decay = 2.0
-[drive]
-amplitude = 4.4
-[solver]
-method = "auto"
-checkpoint = "none"
-"""
 # pjcsync's command line with the far-from-rtol stagnation test switched off (the baseline)
 BASELINE = ("import sys, pjcsync.steady as s; s.STAGNATION_PROGRESS = 0.0; from pjcsync.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
@@ -47,7 +33,8 @@ BASELINE = ("import sys, pjcsync.steady as s; s.STAGNATION_PROGRESS = 0.0; from 
 
 def solve(cfg: Path, x: float, baseline: bool) -> dict:
     head = [sys.executable, "-c", BASELINE] if baseline else [sys.executable, "-m", "pjcsync"]
-    cmd = head + ["steady", str(cfg), "--json", "--quiet", "--set", f"drive.detuning={x}"]
+    cmd = head + ["steady", str(cfg), "--json", "--quiet", "--set", f"drive.detuning={x}",
+                  "--set", "solver.checkpoint=none"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                        env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
     if p.returncode != 0:
@@ -67,9 +54,13 @@ def main() -> None:
     ap.add_argument("--out", default="results/bench_stagnation.toml", help="the configuration written")
     args = ap.parse_args()
     from pjcsync.steady import STAGNATION_PROGRESS
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fig_steady import FIGS, config_text
+    spec = FIGS["A4"]
+    curve = spec["curves"][2]                           # M = 3, the sweep's own configuration
     cfg = ROOT / args.out
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(A4_M3)
+    cfg.write_text(config_text(curve, curve["paper_levels"], curve["paper_cap"], (*spec["x"], spec["paper_points"])))
     print(f"Fig. A4, M = 3, levels auto from 40; baseline STAGNATION_PROGRESS = 0 against {STAGNATION_PROGRESS:g}, "
           f"one rank per solve, load {os.getloadavg()[0]:.1f} at start")
     print("| x (lambda) | run | finished by | iterations of the last KSP | seconds | peak GB | fallback | "
