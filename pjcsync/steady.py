@@ -339,15 +339,12 @@ class _KrylovMonitor:
         self.layout, self.prog, self.denom = layout, prog, denom
         self.checkpoint, self.every = checkpoint, every
         self.last_checkpoint = time.perf_counter()
-        self.first = None
         self.budget, self.rtol, self.budget_note = budget, rtol, None
         self.window, self.best, self.stagnation_note = stagnation, (float("inf"), 0), None
         self.spiked = False
         self.first_relative = None
 
     def __call__(self, ksp, its, rnorm):
-        if self.first is None:
-            self.first = rnorm
         if self.denom is None:          # relative to the initial residual
             self.denom = rnorm if rnorm > 0 else 1.0
         elif self.denom < 0:            # relative to min(||r_0||, ||b||)
